@@ -1,0 +1,9 @@
+import uvicorn
+
+from services.api.app import create_app
+from services.api.settings import ApiSettings
+
+settings = ApiSettings()
+uvicorn.run(
+    create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+)

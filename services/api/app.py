@@ -1,0 +1,85 @@
+"""The HTTP API: submit jobs, read them, follow them live."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from services.api.auth import ApiKeys, parse_api_keys
+from services.api.limits import BodySizeLimit
+from services.api.routes import health, jobs, streams
+from services.api.settings import ApiSettings
+from services.api.streaming import UpdateHub
+from shared.messaging import Publisher
+from shared.readmodel import JobStore
+from shared.schemas import OPERATIONS
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+async def _connect_broker(settings: ApiSettings) -> Publisher:
+    deadline = asyncio.get_running_loop().time() + settings.broker_connect_timeout
+    while True:
+        try:
+            return await Publisher.connect(
+                settings.amqp_url, name="api", publish_timeout=settings.publish_timeout
+            )
+        except (ConnectionError, OSError) as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("broker not reachable (%s); retrying", exc)
+            await asyncio.sleep(1)
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+    api_keys = ApiKeys(parse_api_keys(settings.api_keys))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redis = Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+        publisher = await _connect_broker(settings)
+        hub = UpdateHub(redis)
+        hub.start()
+        app.state.settings = settings
+        app.state.api_keys = api_keys
+        app.state.store = JobStore(redis)
+        app.state.publisher = publisher
+        app.state.hub = hub
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await publisher.close()
+            await redis.aclose()
+
+    operations = "\n".join(f"- `{op.name}`: {op.description}" for op in OPERATIONS.values())
+    app = FastAPI(
+        title="Jobs platform",
+        version="1",
+        description=f"Long-running jobs behind an HTTP API.\n\nOperations:\n{operations}",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    for router in (health.router, jobs.router, streams.router):
+        app.include_router(router)
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("redis unavailable: %s", exc)
+        return JSONResponse(
+            {"detail": "job store unavailable, try again later"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
+
+    return app

@@ -1,0 +1,49 @@
+"""Typed dependencies; everything here is built once, in the lifespan."""
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from starlette.requests import HTTPConnection
+
+from services.api.auth import ApiKeys
+from services.api.settings import ApiSettings
+from services.api.streaming import UpdateHub
+from shared.messaging import Publisher
+from shared.readmodel import JobStore
+
+__all__ = ["HubDep", "PublisherDep", "SettingsDep", "StoreDep", "TenantDep"]
+
+
+def _state(conn: HTTPConnection) -> object:
+    return conn.app.state
+
+
+def get_store(conn: HTTPConnection) -> JobStore:
+    return conn.app.state.store  # type: ignore[no-any-return]
+
+
+def get_publisher(request: Request) -> Publisher:
+    return request.app.state.publisher  # type: ignore[no-any-return]
+
+
+def get_hub(conn: HTTPConnection) -> UpdateHub:
+    return conn.app.state.hub  # type: ignore[no-any-return]
+
+
+def get_settings(conn: HTTPConnection) -> ApiSettings:
+    return conn.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_tenant(
+    request: Request,
+    access_token: Annotated[str | None, Query(description="For EventSource clients only.")] = None,
+) -> str:
+    keys: ApiKeys = request.app.state.api_keys
+    return keys.authenticate(request, access_token)
+
+
+StoreDep = Annotated[JobStore, Depends(get_store)]
+PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+HubDep = Annotated[UpdateHub, Depends(get_hub)]
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+TenantDep = Annotated[str, Depends(get_tenant)]

@@ -1,0 +1,102 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+
+from services.api.deps import PublisherDep, SettingsDep, StoreDep, TenantDep
+from services.api.submission import SubmitJob, fingerprint, new_job
+from shared.messaging import PublishFailed
+from shared.schemas import Failed, JobError, JobPage, JobStatus, JobView, ProgressView
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+NOT_FOUND = "no such job"
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Submit a job",
+    responses={
+        401: {"description": "Missing or unknown API key"},
+        413: {"description": "Body over the size limit"},
+        422: {"description": "Unknown operation or invalid input; names the field"},
+        503: {"description": "The broker did not accept the job; nothing will run"},
+    },
+)
+async def submit_job(
+    body: SubmitJob,
+    tenant: TenantDep,
+    store: StoreDep,
+    publisher: PublisherDep,
+    settings: SettingsDep,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=255, description="Same key and body within 24 h: same job, no new run."),
+    ] = None,
+) -> JobView:
+    command, queued = new_job(body, tenant)
+    if idempotency_key:
+        digest = fingerprint(body)
+        seen = await store.remember_submission(
+            tenant, idempotency_key, command.job_id, digest, settings.idempotency_ttl
+        )
+        if seen is not None:
+            job_id, seen_digest = seen
+            if seen_digest != digest:
+                raise HTTPException(422, "Idempotency-Key was already used with a different body")
+            existing = await store.get(tenant, job_id)
+            if existing is None:
+                raise HTTPException(409, "a submission with this Idempotency-Key is in progress")
+            response.headers["Location"] = f"/v1/jobs/{job_id}"
+            return existing
+    await store.apply(queued)
+    try:
+        await publisher.publish_command(command)
+    except PublishFailed as exc:
+        failed = Failed(
+            **queued.model_dump(exclude={"type", "seq"}),
+            seq=queued.seq + 1,
+            error=JobError(code="not_enqueued", message=f"the broker did not accept the job: {exc}"),
+        )
+        await store.apply(failed)
+        if idempotency_key:
+            await store.forget_submission(tenant, idempotency_key)
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            f"job not accepted, try again later ({exc.reason}: {exc.detail})",
+            headers={"Retry-After": "5"},
+        ) from exc
+    response.headers["Location"] = f"/v1/jobs/{command.job_id}"
+    return JobView(
+        id=command.job_id,
+        operation=command.operation,
+        status=JobStatus.queued,
+        progress=ProgressView(fraction=0.0),
+        attempts=0,
+        created_at=command.created_at,
+        seq=queued.seq,
+    )
+
+
+@router.get("", summary="List the caller's jobs, newest first")
+async def list_jobs(
+    tenant: TenantDep,
+    store: StoreDep,
+    status_: Annotated[JobStatus | None, Query(alias="status")] = None,
+    operation: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> JobPage:
+    items, next_cursor = await store.list(
+        tenant, limit=limit, cursor=cursor, status=status_, operation=operation
+    )
+    return JobPage(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{job_id}", summary="A job's status, progress, result or error")
+async def get_job(job_id: str, tenant: TenantDep, store: StoreDep) -> JobView:
+    view = await store.get(tenant, job_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    return view

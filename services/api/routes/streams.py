@@ -1,0 +1,90 @@
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import (
+    APIRouter,
+    Header,
+    HTTPException,
+    Query,
+    WebSocket,
+    WebSocketDisconnect,
+    status,
+)
+from fastapi.responses import StreamingResponse
+
+from services.api.deps import HubDep, SettingsDep, StoreDep, TenantDep
+from services.api.routes.jobs import NOT_FOUND
+from services.api.streaming import StreamEvent, job_events
+
+router = APIRouter(prefix="/v1/jobs", tags=["streams"])
+
+
+def _sse(item: StreamEvent | None) -> str:
+    if item is None:
+        return ": keep-alive\n\n"
+    return f"event: {item.type}\nid: {item.id}\ndata: {json.dumps(item.data, separators=(',', ':'))}\n\n"
+
+
+@router.get(
+    "/{job_id}/events",
+    summary="Server-Sent Events: the job's state, then each event until it ends",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_events(
+    job_id: str,
+    tenant: TenantDep,
+    store: StoreDep,
+    hub: HubDep,
+    settings: SettingsDep,
+    last_event_id: Annotated[int | None, Header(ge=0, description="Resume after this event id.")] = None,
+) -> StreamingResponse:
+    if await store.get(tenant, job_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    events = job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=settings.keepalive_seconds)
+
+    async def body() -> AsyncIterator[str]:
+        yield "retry: 2000\n\n"
+        async for item in events:
+            yield _sse(item)
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.websocket("/{job_id}/ws")
+async def stream_websocket(
+    websocket: WebSocket,
+    job_id: str,
+    store: StoreDep,
+    hub: HubDep,
+    settings: SettingsDep,
+    access_token: Annotated[str | None, Query()] = None,
+    last_event_id: Annotated[int | None, Query(ge=0)] = None,
+) -> None:
+    """The same events as `/events`, one JSON message each: `{"event", "id", "data"}`;
+    keep-alives are `{"event": "keep-alive"}`. Closes with 1000 after the terminal event,
+    4401 on a missing or unknown key, 4404 for an unknown job."""
+    try:
+        tenant = websocket.app.state.api_keys.authenticate(websocket, access_token)
+    except HTTPException:
+        await websocket.close(code=4401, reason="missing or unknown API key")
+        return
+    if await store.get(tenant, job_id) is None:
+        await websocket.close(code=4404, reason=NOT_FOUND)
+        return
+    await websocket.accept()
+    events = job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=settings.keepalive_seconds)
+    try:
+        async for item in events:
+            if item is None:
+                await websocket.send_json({"event": "keep-alive"})
+            else:
+                await websocket.send_json({"event": item.type, "id": item.id, "data": item.data})
+        await websocket.close(code=1000)
+    except WebSocketDisconnect:
+        pass

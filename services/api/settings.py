@@ -1,0 +1,25 @@
+from pydantic import AliasChoices, Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import CommonSettings
+
+__all__ = ["ApiSettings"]
+
+
+class ApiSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_keys: str = Field(
+        "",
+        validation_alias=AliasChoices("JOBS_API_KEYS"),
+        description="`tenant:key` pairs separated by commas; a key maps to exactly one tenant.",
+    )
+    max_body_bytes: int = Field(2 * 1024 * 1024, description="Larger request bodies get 413.")
+    idempotency_ttl: int = Field(24 * 3600, description="Seconds an Idempotency-Key is remembered.")
+    keepalive_seconds: float = Field(15.0, description="Idle seconds between SSE/WebSocket keep-alives.")
+    publish_timeout: float = Field(5.0, description="Seconds to wait for the broker's confirm.")
+    broker_connect_timeout: float = Field(
+        30.0, description="Seconds to keep trying the broker at start before giving up."
+    )

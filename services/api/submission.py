@@ -1,0 +1,79 @@
+"""Turning an HTTP submission into a validated job command."""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.schemas import OPERATIONS, SEQ_PER_ATTEMPT, JobCommand, Queued
+
+__all__ = ["SubmitJob", "fingerprint", "new_job"]
+
+
+class SubmitJob(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"operation": "ner.entities", "input": {"text": "Barack Obama visited Paris."}}]
+        },
+    )
+
+    operation: str = Field(description="One of the operations listed in the description of this API.")
+    input: dict[str, Any] = Field(description="The operation's input; its schema is in `components`.")
+
+
+def _validated_input(body: SubmitJob) -> dict[str, Any]:
+    operation = OPERATIONS.get(body.operation)
+    if operation is None:
+        known = sorted(OPERATIONS)
+        raise RequestValidationError(
+            [
+                {
+                    "type": "unknown_operation",
+                    "loc": ("body", "operation"),
+                    "msg": f"unknown operation {body.operation!r}; known operations: {', '.join(known)}",
+                    "input": body.operation,
+                    "ctx": {"known_operations": known},
+                }
+            ]
+        )
+    try:
+        model = operation.input_model.model_validate(body.input)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**err, "loc": ("body", "input", *err["loc"])} for err in exc.errors(include_url=False)]
+        ) from exc
+    return model.model_dump(mode="json")
+
+
+def new_job(body: SubmitJob, tenant: str) -> tuple[JobCommand, Queued]:
+    """Validate the submission; return the command to publish and the job's first event."""
+    job_input = _validated_input(body)
+    now = datetime.now(UTC)
+    command = JobCommand(
+        job_id=str(uuid4()),
+        tenant=tenant,
+        operation=body.operation,
+        input=job_input,
+        attempt=1,
+        created_at=now,
+    )
+    queued = Queued(
+        job_id=command.job_id,
+        tenant=tenant,
+        operation=command.operation,
+        attempt=1,
+        seq=SEQ_PER_ATTEMPT,
+        at=now,
+        job_created_at=now,
+    )
+    return command, queued
+
+
+def fingerprint(body: SubmitJob) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,5 @@
+import asyncio
+
+from services.ner.app import app
+
+asyncio.run(app.run())

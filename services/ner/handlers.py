@@ -1,0 +1,35 @@
+"""Propan wiring of the `ner.jobs` queue: thin, all work is in `JobRunner` and the recognizer."""
+
+from propan import RabbitRouter
+from propan.annotations import RabbitMessage
+from propan.brokers.rabbit import ExchangeType, RabbitExchange, RabbitQueue
+from propan.utils import Context
+
+from shared.schemas.topology import JOBS_EXCHANGE, NER_QUEUE
+from shared.worker import JobRunner
+
+__all__ = ["router"]
+
+router = RabbitRouter()
+
+jobs_exchange = RabbitExchange(JOBS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
+
+
+async def _raw_body(message: RabbitMessage, _original: object) -> bytes:
+    return message.body  # JobRunner parses and validates, so bad input gets a reason
+
+
+@router.handle(
+    RabbitQueue(
+        NER_QUEUE.name,
+        durable=True,
+        arguments=NER_QUEUE.arguments,
+        routing_key=NER_QUEUE.binding_keys[0],
+    ),
+    jobs_exchange,
+    retry=False,  # never requeue: a failure is dead-lettered, crash loops stop at the delivery limit
+    decode_message=_raw_body,
+    description="Runs `ner.*` jobs.",
+)
+async def handle_ner_job(body: bytes, message: RabbitMessage, runner: JobRunner = Context()) -> None:
+    await runner.handle(message)

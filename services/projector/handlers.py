@@ -1,0 +1,35 @@
+"""Propan wiring of the `projector.events` queue."""
+
+from propan import RabbitRouter
+from propan.annotations import RabbitMessage
+from propan.brokers.rabbit import ExchangeType, RabbitExchange, RabbitQueue
+from propan.utils import Context
+
+from services.projector.projection import Projector
+from shared.schemas.topology import EVENTS_EXCHANGE, PROJECTOR_QUEUE
+
+__all__ = ["router"]
+
+router = RabbitRouter()
+
+events_exchange = RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
+
+
+async def _raw_body(message: RabbitMessage, _original: object) -> bytes:
+    return message.body
+
+
+@router.handle(
+    RabbitQueue(
+        PROJECTOR_QUEUE.name,
+        durable=True,
+        arguments=PROJECTOR_QUEUE.arguments,
+        routing_key=PROJECTOR_QUEUE.binding_keys[0],
+    ),
+    events_exchange,
+    retry=False,
+    decode_message=_raw_body,
+    description="Folds every job event into the Redis read model.",
+)
+async def project_event(body: bytes, message: RabbitMessage, projector: Projector = Context()) -> None:
+    await projector.handle(message)

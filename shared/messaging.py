@@ -1,0 +1,147 @@
+"""AMQP plumbing shared by every service: topology declaration and confirmed publishing.
+
+Plain aio-pika (no Propan) so the API, the workers and tests use the same code.
+"""
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+
+from shared.schemas import JobCommand, JobEvent
+from shared.schemas.topology import (
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    JOBS_EXCHANGE,
+    QUEUES,
+    QueueSpec,
+    event_routing_key,
+)
+
+__all__ = ["PublishFailed", "Publisher", "declare_topology"]
+
+log = logging.getLogger(__name__)
+
+
+class PublishFailed(Exception):
+    """The broker did not take responsibility for a message (it is not on disk)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+async def declare_topology(channel: AbstractChannel) -> dict[str, AbstractExchange]:
+    """Declare every exchange, queue and binding (idempotent); return the exchanges by name."""
+    exchanges = {
+        JOBS_EXCHANGE: await channel.declare_exchange(JOBS_EXCHANGE, "topic", durable=True),
+        EVENTS_EXCHANGE: await channel.declare_exchange(EVENTS_EXCHANGE, "topic", durable=True),
+        DEAD_LETTER_EXCHANGE: await channel.declare_exchange(DEAD_LETTER_EXCHANGE, "direct", durable=True),
+    }
+    for spec in QUEUES:
+        await declare_queue(channel, spec, exchanges)
+    return exchanges
+
+
+async def declare_queue(
+    channel: AbstractChannel, spec: QueueSpec, exchanges: Mapping[str, AbstractExchange]
+) -> None:
+    queue = await channel.declare_queue(spec.name, durable=True, arguments=spec.arguments)
+    for key in spec.binding_keys:
+        await queue.bind(exchanges[spec.exchange], routing_key=key)
+    dlq = await channel.declare_queue(
+        spec.dead_letter_queue, durable=True, arguments=spec.dead_letter_arguments
+    )
+    await dlq.bind(exchanges[DEAD_LETTER_EXCHANGE], routing_key=spec.name)
+
+
+class Publisher:
+    """Publishes persistent, confirmed, mandatory messages on one long-lived channel.
+
+    A publish returns only once the broker has confirmed the message (it is on disk
+    in a queue); anything else raises `PublishFailed`.
+    """
+
+    def __init__(self, connection: AbstractRobustConnection, timeout: float) -> None:
+        self.connection = connection
+        self._timeout = timeout
+        self._exchanges: dict[str, AbstractExchange] = {}
+
+    @classmethod
+    async def connect(cls, url: str, *, name: str, publish_timeout: float = 10.0) -> "Publisher":
+        connection = await aio_pika.connect_robust(url, client_properties={"connection_name": name})
+        publisher = cls(connection, publish_timeout)
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        publisher._exchanges = await declare_topology(channel)
+        return publisher
+
+    @property
+    def is_connected(self) -> bool:
+        return not self.connection.is_closed and self.connection.connected.is_set()
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+    async def publish_command(self, command: JobCommand, **properties: Any) -> None:
+        await self._publish(
+            JOBS_EXCHANGE,
+            command.operation,
+            command.model_dump_json().encode(),
+            message_id=command.job_id,
+            type="job.command",
+            **properties,
+        )
+
+    async def publish_event(self, event: JobEvent) -> None:
+        await self._publish(
+            EVENTS_EXCHANGE,
+            event_routing_key(event.operation, event.type),
+            event.model_dump_json().encode(),
+            message_id=f"{event.job_id}:{event.seq}",
+            type=f"job.{event.type}",
+        )
+
+    async def dead_letter(
+        self, queue: QueueSpec, message: aio_pika.abc.AbstractIncomingMessage, code: str, reason: str
+    ) -> None:
+        """Park a message in `queue`'s dead-letter queue with a readable reason."""
+        headers = dict(message.headers or {})
+        headers.update(
+            {
+                "x-error-code": code,
+                "x-error-reason": reason[:2000],
+                "x-original-exchange": message.exchange or "",
+                "x-original-routing-key": message.routing_key or "",
+            }
+        )
+        await self._publish(
+            DEAD_LETTER_EXCHANGE,
+            queue.name,
+            message.body,
+            content_type=message.content_type,
+            message_id=message.message_id,
+            headers=headers,
+        )
+
+    async def _publish(self, exchange: str, routing_key: str, body: bytes, **properties: Any) -> None:
+        message = aio_pika.Message(
+            body,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            content_type=properties.pop("content_type", None) or "application/json",
+            **properties,
+        )
+        try:
+            await asyncio.wait_for(
+                self._exchanges[exchange].publish(message, routing_key=routing_key, mandatory=True),
+                timeout=self._timeout,
+            )
+        except aio_pika.exceptions.PublishError as exc:
+            raise PublishFailed("unroutable", f"no queue is bound for {routing_key!r}") from exc
+        except aio_pika.exceptions.DeliveryError as exc:
+            raise PublishFailed("rejected", f"the broker refused the message ({exc})") from exc
+        except (TimeoutError, ConnectionError, aio_pika.exceptions.AMQPError, RuntimeError) as exc:
+            raise PublishFailed("broker_unavailable", f"{type(exc).__name__}: {exc}") from exc

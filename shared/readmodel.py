@@ -1,0 +1,257 @@
+"""The Redis read model: jobs folded from their events, read by the API.
+
+Layout (all keys under the `jobs:` prefix):
+- `jobs:job:<id>`            hash: the job's current state (see `_FIELDS`)
+- `jobs:job:<id>:events`     sorted set: applied events, scored by sequence number
+- `jobs:tenant:<t>:index`    sorted set, all scores 0, members `<created ms>:<id>`:
+                             lexical order is creation order, so pages are exact
+- `jobs:idem:<t>:<key>`      Idempotency-Key -> job id
+- channel `jobs:updates`     the id of every job that changed (wakes live streams)
+"""
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from redis.asyncio import Redis
+
+from shared.schemas import (
+    JobError,
+    JobEvent,
+    JobStatus,
+    JobView,
+    ProgressView,
+)
+
+__all__ = ["UPDATES_CHANNEL", "JobStore", "event_status"]
+
+UPDATES_CHANNEL = "jobs:updates"
+
+_STATUS_BY_EVENT = {
+    "queued": JobStatus.queued,
+    "started": JobStatus.running,
+    "progress": JobStatus.running,
+    "retrying": JobStatus.queued,
+    "succeeded": JobStatus.succeeded,
+    "failed": JobStatus.failed,
+    "cancelled": JobStatus.cancelled,
+}
+
+# Compare-and-set on the job's sequence number: stale and duplicate events are
+# no-ops, terminal states are absorbing, a terminal event is never dropped for its
+# number (it is renumbered after the last applied one), and an event naming another
+# tenant than the job's record is refused. Returns 1 when applied, 0 when not, -1 on
+# a tenant mismatch.
+_APPLY = """
+local job, log, index = KEYS[1], KEYS[2], KEYS[3]
+local status, seq = ARGV[1], tonumber(ARGV[2])
+local tenant, operation, created_at, member = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local entry, ttl, channel, job_id = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local n_set = tonumber(ARGV[11])
+local terminal = {succeeded = true, failed = true, cancelled = true}
+local cur = redis.call('HMGET', job, 'status', 'seq', 'tenant')
+if cur[1] then
+  if cur[3] ~= tenant then return -1 end
+  if terminal[cur[1]] then return 0 end
+  local last = tonumber(cur[2])
+  if seq <= last then
+    if not terminal[status] then return 0 end
+    seq = last + 1
+  end
+else
+  redis.call('HSET', job, 'tenant', tenant, 'operation', operation, 'created_at', created_at,
+             'attempts', '0', 'fraction', '0')
+  redis.call('ZADD', index, 0, member)
+end
+redis.call('HSET', job, 'status', status, 'seq', seq)
+local i = 12
+for _ = 1, n_set do
+  redis.call('HSET', job, ARGV[i], ARGV[i + 1]); i = i + 2
+end
+while i < #ARGV do
+  redis.call('HSETNX', job, ARGV[i], ARGV[i + 1]); i = i + 2
+end
+redis.call('ZADD', log, seq, entry)
+if terminal[status] and ttl > 0 then
+  redis.call('EXPIRE', job, ttl); redis.call('EXPIRE', log, ttl)
+end
+redis.call('PUBLISH', channel, job_id)
+return 1
+"""
+
+
+def event_status(event_type: str) -> JobStatus:
+    return _STATUS_BY_EVENT[event_type]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def _changes(event: JobEvent) -> tuple[dict[str, str], dict[str, str]]:
+    """Hash fields an event sets, and fields it sets only if absent."""
+    at = _iso(event.at)
+    match event.type:
+        case "started":
+            return {"attempts": str(event.attempt)}, {"started_at": at}
+        case "progress":
+            return {"fraction": repr(event.fraction), "message": event.message}, {}
+        case "retrying":
+            return {"attempts": str(event.attempt), "message": event.error.message}, {}
+        case "succeeded":
+            result = json.dumps(event.result, separators=(",", ":"))
+            return {"result": result, "fraction": "1.0", "message": "", "finished_at": at}, {}
+        case "failed":
+            return {
+                "error_code": event.error.code,
+                "error_message": event.error.message,
+                "finished_at": at,
+            }, {}
+        case "cancelled":
+            return {"finished_at": at}, {}
+    return {}, {}
+
+
+def _index_member(created_at: datetime, job_id: str) -> str:
+    return f"{int(created_at.timestamp() * 1000):013d}:{job_id}"
+
+
+def _view(job_id: str, h: dict[str, str]) -> JobView:
+    error = None
+    if "error_code" in h:
+        error = JobError(code=h["error_code"], message=h.get("error_message", ""))
+    return JobView(
+        id=job_id,
+        operation=h["operation"],
+        status=JobStatus(h["status"]),
+        progress=ProgressView(fraction=float(h.get("fraction", 0)), message=h.get("message", "")),
+        attempts=int(h.get("attempts", 0)),
+        created_at=datetime.fromisoformat(h["created_at"]),
+        started_at=datetime.fromisoformat(h["started_at"]) if "started_at" in h else None,
+        finished_at=datetime.fromisoformat(h["finished_at"]) if "finished_at" in h else None,
+        result=json.loads(h["result"]) if "result" in h else None,
+        error=error,
+        seq=int(h["seq"]),
+    )
+
+
+class JobStore:
+    """Reads and writes the read model; every write goes through one atomic script."""
+
+    def __init__(self, redis: Redis, *, finished_ttl: int = 7 * 24 * 3600) -> None:
+        self.redis = redis
+        self._finished_ttl = finished_ttl
+        self._apply = redis.register_script(_APPLY)
+
+    @staticmethod
+    def _job_key(job_id: str) -> str:
+        return f"jobs:job:{job_id}"
+
+    @staticmethod
+    def _index_key(tenant: str) -> str:
+        return f"jobs:tenant:{tenant}:index"
+
+    async def apply(self, event: JobEvent) -> int:
+        """Fold one event into the job's state; 1 applied, 0 stale or duplicate, -1 refused."""
+        to_set, to_set_if_absent = _changes(event)
+        created_at = event.job_created_at or event.at
+        entry = event.model_dump_json(exclude={"result"})
+        args: list[str | int] = [
+            event_status(event.type).value,
+            event.seq,
+            event.tenant,
+            event.operation,
+            _iso(created_at),
+            _index_member(created_at, event.job_id),
+            entry,
+            self._finished_ttl,
+            UPDATES_CHANNEL,
+            event.job_id,
+            len(to_set),
+        ]
+        for fields in (to_set, to_set_if_absent):
+            for name, value in fields.items():
+                args += [name, value]
+        key = self._job_key(event.job_id)
+        keys = [key, f"{key}:events", self._index_key(event.tenant)]
+        return int(await self._apply(keys=keys, args=args))
+
+    async def get(self, tenant: str, job_id: str) -> JobView | None:
+        h = await self.redis.hgetall(self._job_key(job_id))
+        if not h or h.get("tenant") != tenant:
+            return None
+        return _view(job_id, h)
+
+    async def events_after(self, job_id: str, seq: int) -> list[tuple[int, dict[str, Any]]]:
+        """Applied events with a sequence number above `seq`, oldest first."""
+        rows = await self.redis.zrangebyscore(
+            f"{self._job_key(job_id)}:events", f"({seq}", "+inf", withscores=True
+        )
+        return [(int(score), json.loads(entry)) for entry, score in rows]
+
+    async def list(
+        self,
+        tenant: str,
+        *,
+        limit: int,
+        cursor: str | None = None,
+        status: JobStatus | None = None,
+        operation: str | None = None,
+        batch: int = 200,
+        max_scanned: int = 5000,
+    ) -> tuple[list[JobView], str | None]:
+        """Newest first. Filters are applied while scanning, at most `max_scanned` jobs per
+        call, so a rare filter returns a short page with a cursor rather than a slow one."""
+        index = self._index_key(tenant)
+        upper = f"({cursor}" if cursor else "+"
+        items: list[JobView] = []
+        scanned = 0
+        while scanned < max_scanned:
+            members = cast(
+                Sequence[str],
+                await self.redis.zrevrangebylex(index, upper, "-", start=0, num=batch),
+            )
+            if not members:
+                return items, None
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for member in members:
+                    pipe.hgetall(self._job_key(member.split(":", 1)[1]))
+                hashes = await pipe.execute()
+            expired = []
+            for member, h in zip(members, hashes, strict=True):
+                scanned += 1
+                upper = f"({member}"
+                if not h:
+                    expired.append(member)
+                    continue
+                view = _view(member.split(":", 1)[1], h)
+                if (status is None or view.status == status) and (
+                    operation is None or view.operation == operation
+                ):
+                    items.append(view)
+                    if len(items) == limit:
+                        return items, member
+            if expired:
+                await self.redis.zrem(index, *expired)
+            if len(members) < batch:
+                return items, None
+        return items, upper[1:]
+
+    async def remember_submission(
+        self, tenant: str, key: str, job_id: str, fingerprint: str, ttl: int
+    ) -> tuple[str, str] | None:
+        """Bind an Idempotency-Key to a job; if it is already bound, return (job id, fingerprint)."""
+        name = f"jobs:idem:{tenant}:{key}"
+        value = json.dumps([job_id, fingerprint])
+        if await self.redis.set(name, value, nx=True, ex=ttl):
+            return None
+        existing = await self.redis.get(name)
+        if existing is None:  # expired between the two calls: take it
+            await self.redis.set(name, value, ex=ttl)
+            return None
+        found_id, found_fingerprint = json.loads(existing)
+        return found_id, found_fingerprint
+
+    async def forget_submission(self, tenant: str, key: str) -> None:
+        await self.redis.delete(f"jobs:idem:{tenant}:{key}")

@@ -1,0 +1,46 @@
+"""The message contract: every message and name shared between services lives here."""
+
+from shared.schemas.commands import SCHEMA_VERSION, JobCommand
+from shared.schemas.events import (
+    SEQ_PER_ATTEMPT,
+    TERMINAL_EVENT_TYPES,
+    Cancelled,
+    Failed,
+    JobError,
+    JobEvent,
+    Progress,
+    Queued,
+    Retrying,
+    Started,
+    Succeeded,
+    parse_event,
+)
+from shared.schemas.ner import Entity, NerInput, NerResult
+from shared.schemas.operations import OPERATIONS, Operation
+from shared.schemas.views import JobPage, JobStatus, JobView, ProgressView
+
+__all__ = [
+    "OPERATIONS",
+    "SCHEMA_VERSION",
+    "SEQ_PER_ATTEMPT",
+    "TERMINAL_EVENT_TYPES",
+    "Cancelled",
+    "Entity",
+    "Failed",
+    "JobCommand",
+    "JobError",
+    "JobEvent",
+    "JobPage",
+    "JobStatus",
+    "JobView",
+    "NerInput",
+    "NerResult",
+    "Operation",
+    "Progress",
+    "ProgressView",
+    "Queued",
+    "Retrying",
+    "Started",
+    "Succeeded",
+    "parse_event",
+]

@@ -1,0 +1,34 @@
+"""The operations the platform runs, each with its input and result model."""
+
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from shared.schemas.ner import NerInput, NerResult
+from shared.schemas.topology import NER_QUEUE, QueueSpec
+
+__all__ = ["OPERATIONS", "Operation"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    """`<domain>.<verb>`; also the routing key on the `jobs` exchange."""
+    queue: QueueSpec
+    input_model: type[BaseModel]
+    result_model: type[BaseModel]
+    description: str
+
+
+OPERATIONS: dict[str, Operation] = {
+    op.name: op
+    for op in (
+        Operation(
+            name="ner.entities",
+            queue=NER_QUEUE,
+            input_model=NerInput,
+            result_model=NerResult,
+            description="Named entities (people, places, organisations, ...) in a text.",
+        ),
+    )
+}

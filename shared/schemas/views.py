@@ -1,0 +1,47 @@
+"""What the HTTP API returns: the read model of a job."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from shared.schemas.events import JobError
+
+__all__ = ["JobPage", "JobStatus", "JobView", "ProgressView"]
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    cancelled = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
+
+
+class ProgressView(BaseModel):
+    fraction: float = Field(ge=0.0, le=1.0)
+    message: str = ""
+
+
+class JobView(BaseModel):
+    id: str
+    operation: str
+    status: JobStatus
+    progress: ProgressView
+    attempts: int = Field(description="Attempts started so far (0 while first queued).")
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    result: dict[str, Any] | None = Field(default=None, description="Set when succeeded.")
+    error: JobError | None = Field(default=None, description="Set when failed.")
+    seq: int = Field(description="Sequence number of the last applied event.")
+
+
+class JobPage(BaseModel):
+    items: list[JobView]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
