@@ -178,7 +178,7 @@ class JobStore:
         return int(await self._apply(keys=keys, args=args))
 
     async def get(self, tenant: str, job_id: str) -> JobView | None:
-        h = await self.redis.hgetall(self._job_key(job_id))
+        h = cast(dict[str, str], await self.redis.hgetall(self._job_key(job_id)))
         if not h or h.get("tenant") != tenant:
             return None
         return _view(job_id, h)
@@ -188,7 +188,7 @@ class JobStore:
         rows = await self.redis.zrangebyscore(
             f"{self._job_key(job_id)}:events", f"({seq}", "+inf", withscores=True
         )
-        return [(int(score), json.loads(entry)) for entry, score in rows]
+        return [(int(score), json.loads(entry)) for entry, score in cast(list[tuple[str, float]], rows)]
 
     async def list(
         self,
@@ -250,8 +250,8 @@ class JobStore:
         if existing is None:  # expired between the two calls: take it
             await self.redis.set(name, value, ex=ttl)
             return None
-        found_id, found_fingerprint = json.loads(existing)
-        return found_id, found_fingerprint
+        found_id, found_fingerprint = json.loads(cast(str, existing))
+        return str(found_id), str(found_fingerprint)
 
     async def forget_submission(self, tenant: str, key: str) -> None:
         await self.redis.delete(f"jobs:idem:{tenant}:{key}")

@@ -42,9 +42,11 @@ class JobFailure(Exception):
         self.message = message
 
 
-def describe_errors(exc: ValidationError) -> str:
+def describe_errors(exc: ValidationError, *prefix: str) -> str:
+    """`input.text: Input should be a valid string; ...`: every error, with where it is."""
     return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+        f"{'.'.join(str(p) for p in (*prefix, *err['loc'])) or '<root>'}: {err['msg']}"
+        for err in exc.errors()
     )
 
 
@@ -124,7 +126,7 @@ class JobRunner:
         try:
             job_input = OPERATIONS[command.operation].input_model.model_validate(command.input)
         except ValidationError as exc:
-            await self._reject(message, raw, "invalid_input", describe_errors(exc))
+            await self._reject(message, raw, "invalid_input", describe_errors(exc, "input"))
             return
         await self._run(message, command, handler, job_input)
 
@@ -162,17 +164,15 @@ class JobRunner:
         job_id, tenant = raw.get("job_id"), raw.get("tenant")
         if not (isinstance(job_id, str) and isinstance(tenant, str) and job_id and tenant):
             return
-        attempt = raw.get("attempt") if isinstance(raw.get("attempt"), int) else 1
-        created = raw.get("created_at")
+        attempt = raw["attempt"] if isinstance(raw.get("attempt"), int) and raw["attempt"] > 0 else 1
         try:
             event = Failed(
                 job_id=job_id,
                 tenant=tenant,
                 operation=str(raw.get("operation") or routing_key or "unknown"),
-                attempt=max(attempt, 1),
-                seq=max(attempt, 1) * SEQ_PER_ATTEMPT,
+                attempt=attempt,
+                seq=attempt * SEQ_PER_ATTEMPT,
                 at=_now(),
-                job_created_at=created if isinstance(created, str) else None,
                 error=JobError(code=code, message=reason),
             )
         except ValidationError:

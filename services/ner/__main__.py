@@ -1,5 +1,4 @@
-import asyncio
-
 from services.ner.app import app
+from shared.runtime import run_until_signalled
 
-asyncio.run(app.run())
+run_until_signalled(app)

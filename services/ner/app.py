@@ -15,7 +15,8 @@ from shared.worker import JobRunner
 settings = NerSettings()
 logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-broker = RabbitBroker(settings.amqp_url, consumers=settings.prefetch)
+# Per-message "Received"/"Processed" lines are debug detail, not operations logs.
+broker = RabbitBroker(settings.amqp_url, consumers=settings.prefetch, log_level=logging.DEBUG)
 broker.include_router(router)
 app = PropanApp(broker, title="ner", description="Named-entity recognition worker")
 

@@ -1,8 +1,11 @@
 """Propan wiring of the `ner.jobs` queue: thin, all work is in `JobRunner` and the recognizer."""
 
+from typing import Annotated, Any
+
 from propan import RabbitRouter
 from propan.annotations import RabbitMessage
 from propan.brokers.rabbit import ExchangeType, RabbitExchange, RabbitQueue
+from propan.brokers.rabbit.rabbit_broker import RabbitMessage as PropanRabbitMessage
 from propan.utils import Context
 
 from shared.schemas.topology import JOBS_EXCHANGE, NER_QUEUE
@@ -15,7 +18,7 @@ router = RabbitRouter()
 jobs_exchange = RabbitExchange(JOBS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
 
 
-async def _raw_body(message: RabbitMessage, _original: object) -> bytes:
+async def _raw_body(message: PropanRabbitMessage, _original: Any) -> bytes:
     return message.body  # JobRunner parses and validates, so bad input gets a reason
 
 
@@ -31,5 +34,7 @@ async def _raw_body(message: RabbitMessage, _original: object) -> bytes:
     decode_message=_raw_body,
     description="Runs `ner.*` jobs.",
 )
-async def handle_ner_job(body: bytes, message: RabbitMessage, runner: JobRunner = Context()) -> None:
+async def handle_ner_job(
+    body: bytes, message: RabbitMessage, runner: Annotated[JobRunner, Context("runner")]
+) -> None:
     await runner.handle(message)

@@ -15,7 +15,8 @@ from shared.readmodel import JobStore
 settings = ProjectorSettings()
 logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-broker = RabbitBroker(settings.amqp_url, consumers=settings.prefetch)
+# Per-message "Received"/"Processed" lines are debug detail, not operations logs.
+broker = RabbitBroker(settings.amqp_url, consumers=settings.prefetch, log_level=logging.DEBUG)
 broker.include_router(router)
 app = PropanApp(broker, title="projector", description="Job status projector")
 

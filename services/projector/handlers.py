@@ -1,8 +1,11 @@
 """Propan wiring of the `projector.events` queue."""
 
+from typing import Annotated, Any
+
 from propan import RabbitRouter
 from propan.annotations import RabbitMessage
 from propan.brokers.rabbit import ExchangeType, RabbitExchange, RabbitQueue
+from propan.brokers.rabbit.rabbit_broker import RabbitMessage as PropanRabbitMessage
 from propan.utils import Context
 
 from services.projector.projection import Projector
@@ -15,7 +18,7 @@ router = RabbitRouter()
 events_exchange = RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True)
 
 
-async def _raw_body(message: RabbitMessage, _original: object) -> bytes:
+async def _raw_body(message: PropanRabbitMessage, _original: Any) -> bytes:
     return message.body
 
 
@@ -31,5 +34,7 @@ async def _raw_body(message: RabbitMessage, _original: object) -> bytes:
     decode_message=_raw_body,
     description="Folds every job event into the Redis read model.",
 )
-async def project_event(body: bytes, message: RabbitMessage, projector: Projector = Context()) -> None:
+async def project_event(
+    body: bytes, message: RabbitMessage, projector: Annotated[Projector, Context("projector")]
+) -> None:
     await projector.handle(message)

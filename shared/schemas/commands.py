@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["SCHEMA_VERSION", "JobCommand"]
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION: Literal["1"] = "1"
 """Within a version the only allowed change is a new optional field."""
 
 

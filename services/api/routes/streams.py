@@ -69,6 +69,7 @@ async def stream_websocket(
     """The same events as `/events`, one JSON message each: `{"event", "id", "data"}`;
     keep-alives are `{"event": "keep-alive"}`. Closes with 1000 after the terminal event,
     4401 on a missing or unknown key, 4404 for an unknown job."""
+    await websocket.accept()  # before any close, so that clients see the close code
     try:
         tenant = websocket.app.state.api_keys.authenticate(websocket, access_token)
     except HTTPException:
@@ -77,7 +78,6 @@ async def stream_websocket(
     if await store.get(tenant, job_id) is None:
         await websocket.close(code=4404, reason=NOT_FOUND)
         return
-    await websocket.accept()
     events = job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=settings.keepalive_seconds)
     try:
         async for item in events:

@@ -1,0 +1,47 @@
+# The one command surface: every way to run, test and check the project is here.
+# Only python3.11 is needed on the machine; uv itself is installed into .tools/.
+
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: install run test test-unit test-integration test-e2e lint format check clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+install: $(UV)  ## install every dependency from uv.lock into .venv
+	$(UV) sync --frozen
+
+run: install  ## start the API, the NER worker and the projector (RabbitMQ and Redis must be up)
+	$(RUN) python scripts/run.py
+
+test: install  ## the whole suite against the real RabbitMQ and Redis
+	$(RUN) pytest tests
+
+test-unit: install
+	$(RUN) pytest tests/unit
+
+test-integration: install
+	$(RUN) pytest tests/integration
+
+test-e2e: install
+	$(RUN) pytest tests/e2e
+
+lint: install  ## ruff (lint and format) and mypy, as CI runs them
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy .
+
+format: install
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+check: lint test
+
+clean:
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

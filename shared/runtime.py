@@ -1,0 +1,31 @@
+"""Running a worker process."""
+
+import asyncio
+import signal
+from collections.abc import Awaitable
+from typing import Protocol
+
+__all__ = ["run_until_signalled"]
+
+
+class _App(Protocol):
+    def run(self) -> Awaitable[None]: ...
+
+
+def run_until_signalled(app: _App) -> None:
+    """Run a worker app until SIGTERM or SIGINT.
+
+    Propan installs its stop handlers with `signal.signal`, which does not wake an idle
+    asyncio loop: a quiet worker would only notice SIGTERM at its next timer. The same
+    handlers are re-registered on the loop, which wakes it at once.
+    """
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(sig)
+            if callable(handler):
+                loop.add_signal_handler(sig, handler, sig, None)
+        await app.run()
+
+    asyncio.run(main())

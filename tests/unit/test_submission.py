@@ -1,0 +1,46 @@
+import pytest
+from fastapi.exceptions import RequestValidationError
+
+from services.api.auth import ApiKeys, parse_api_keys
+from services.api.submission import SubmitJob, fingerprint, new_job
+
+
+def test_new_job_builds_command_and_queued_event() -> None:
+    command, queued = new_job(SubmitJob(operation="ner.entities", input={"text": "hi"}), "acme")
+    assert command.tenant == queued.tenant == "acme"
+    assert command.job_id == queued.job_id
+    assert command.input == {"text": "hi"}
+    assert queued.type == "queued"
+
+
+def test_unknown_operation_lists_the_known_ones() -> None:
+    with pytest.raises(RequestValidationError) as err:
+        new_job(SubmitJob(operation="ner.nope", input={}), "acme")
+    (error,) = err.value.errors()
+    assert error["loc"] == ("body", "operation")
+    assert "ner.entities" in error["msg"]
+
+
+def test_invalid_input_names_the_field() -> None:
+    with pytest.raises(RequestValidationError) as err:
+        new_job(SubmitJob(operation="ner.entities", input={"txt": "x"}), "acme")
+    locs = {e["loc"] for e in err.value.errors()}
+    assert ("body", "input", "text") in locs
+    assert ("body", "input", "txt") in locs  # extra fields are refused, not ignored
+
+
+def test_fingerprint_ignores_key_order() -> None:
+    a = SubmitJob.model_validate({"operation": "ner.entities", "input": {"text": "x"}})
+    b = SubmitJob.model_validate({"input": {"text": "x"}, "operation": "ner.entities"})
+    c = SubmitJob.model_validate({"input": {"text": "y"}, "operation": "ner.entities"})
+    assert fingerprint(a) == fingerprint(b) != fingerprint(c)
+
+
+def test_api_keys() -> None:
+    keys = ApiKeys(parse_api_keys(" a:k1, b:k2 ,"))
+    assert keys.tenant_for("k1") == "a"
+    assert keys.tenant_for("k2") == "b"
+    assert keys.tenant_for("k3") is None
+    for bad in ("a", "a:", ":k", "a:k,b:k"):
+        with pytest.raises(ValueError, match="JOBS_API_KEYS"):
+            parse_api_keys(bad)
