@@ -21,7 +21,7 @@ run: install  ## start the API, the NER worker and the projector (RabbitMQ and R
 	$(RUN) python scripts/run.py
 
 test: install  ## the whole suite against the real RabbitMQ and Redis
-	$(RUN) pytest tests
+	$(RUN) pytest tests/unit tests/integration tests/e2e
 
 test-unit: install
 	$(RUN) pytest tests/unit

@@ -8,7 +8,7 @@ import pytest
 
 from shared.messaging import Publisher, PublishFailed
 from shared.schemas import JobCommand
-from shared.schemas.topology import NER_QUEUE
+from shared.schemas.topology import JOBS_EXCHANGE, NER_QUEUE
 from tests.support.infra import Infra
 
 pytestmark = pytest.mark.integration
@@ -20,8 +20,10 @@ async def test_declaring_twice_is_idempotent_and_routes_by_operation(
     first = await Publisher.connect(infra.amqp_url, name="test-1")
     second = await Publisher.connect(infra.amqp_url, name="test-2")  # same declarations again
     channel = await amqp.channel()
-    queue = await channel.declare_queue(NER_QUEUE.name, passive=True)
-    await queue.purge()
+    await channel.declare_queue(NER_QUEUE.name, passive=True)  # declared by connect()
+    # a private queue beside ner.jobs sees what the `jobs` exchange routes for the operation
+    queue = await channel.declare_queue(f"test-{uuid.uuid4()}", exclusive=True)
+    await queue.bind(JOBS_EXCHANGE, routing_key=NER_QUEUE.binding_keys[0])
     job_id = str(uuid.uuid4())
     command = JobCommand(
         job_id=job_id,

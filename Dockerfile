@@ -1,0 +1,12 @@
+# One image for every service; the command picks the service (see docker-compose.yml).
+FROM python:3.11-slim
+COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
+WORKDIR /app
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+COPY pyproject.toml uv.lock ./
+RUN uv sync --frozen --no-dev --no-install-project
+COPY shared ./shared
+COPY services ./services
+ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1
+USER nobody
+CMD ["python", "-m", "services.api"]
