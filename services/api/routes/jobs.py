@@ -1,13 +1,16 @@
+import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from redis.exceptions import RedisError
 
 from services.api.deps import PublisherDep, SettingsDep, StoreDep, TenantDep
 from services.api.submission import SubmitJob, fingerprint, new_job
 from shared.messaging import PublishFailed
-from shared.schemas import Failed, JobError, JobPage, JobStatus, JobView, ProgressView
+from shared.schemas import JobPage, JobStatus, JobView, ProgressView
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+log = logging.getLogger(__name__)
 
 NOT_FOUND = "no such job"
 
@@ -20,7 +23,7 @@ NOT_FOUND = "no such job"
         401: {"description": "Missing or unknown API key"},
         413: {"description": "Body over the size limit"},
         422: {"description": "Unknown operation or invalid input; names the field"},
-        503: {"description": "The broker did not accept the job; nothing will run"},
+        503: {"description": "The broker did not accept the job (nothing will run) or Redis is down"},
     },
 )
 async def submit_job(
@@ -50,16 +53,9 @@ async def submit_job(
                 raise HTTPException(409, "a submission with this Idempotency-Key is in progress")
             response.headers["Location"] = f"/v1/jobs/{job_id}"
             return existing
-    await store.apply(queued)
     try:
         await publisher.publish_command(command)
     except PublishFailed as exc:
-        failed = Failed(
-            **queued.model_dump(exclude={"type", "seq"}),
-            seq=queued.seq + 1,
-            error=JobError(code="not_enqueued", message=f"the broker did not accept the job: {exc}"),
-        )
-        await store.apply(failed)
         if idempotency_key:
             await store.forget_submission(tenant, idempotency_key)
         raise HTTPException(
@@ -67,6 +63,13 @@ async def submit_job(
             f"job not accepted, try again later ({exc.reason}: {exc.detail})",
             headers={"Retry-After": "5"},
         ) from exc
+    # The broker has the job, so it runs whatever happens next. Recording it only now
+    # means a crash here can never leave a job "queued" that nobody will run; if Redis
+    # misses this write, the worker's first event creates the record.
+    try:
+        await store.apply(queued)
+    except RedisError as exc:
+        log.warning("job %s accepted but not yet recorded: %s", command.job_id, exc)
     response.headers["Location"] = f"/v1/jobs/{command.job_id}"
     return JobView(
         id=command.job_id,
