@@ -28,7 +28,14 @@ from shared.schemas import (
 )
 from shared.schemas.topology import QueueSpec
 
-__all__ = ["JobContext", "JobFailure", "JobRunner", "OperationHandler", "describe_errors"]
+__all__ = [
+    "JobContext",
+    "JobFailure",
+    "JobRunner",
+    "OperationHandler",
+    "TransientError",
+    "describe_errors",
+]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,10 @@ class JobFailure(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+class TransientError(JobFailure):
+    """A failure worth another attempt later (a provider's 503, storage briefly away)."""
 
 
 def describe_errors(exc: ValidationError, *prefix: str) -> str:
