@@ -6,22 +6,27 @@ Plain aio-pika (no Propan) so the API, the workers and tests use the same code.
 import asyncio
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
 from shared.schemas import JobCommand, JobEvent
 from shared.schemas.topology import (
     DEAD_LETTER_EXCHANGE,
+    DELAY_EXCHANGE,
+    DELAY_LEVELS,
     EVENTS_EXCHANGE,
     JOBS_EXCHANGE,
     QUEUES,
     QueueSpec,
+    delay_level_for,
+    delay_queue,
     event_routing_key,
 )
 
-__all__ = ["PublishFailed", "Publisher", "declare_topology"]
+__all__ = ["PublishFailed", "Publisher", "declare_topology", "stop_consuming"]
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +47,24 @@ async def declare_topology(channel: AbstractChannel) -> dict[str, AbstractExchan
         EVENTS_EXCHANGE: await channel.declare_exchange(EVENTS_EXCHANGE, "topic", durable=True),
         DEAD_LETTER_EXCHANGE: await channel.declare_exchange(DEAD_LETTER_EXCHANGE, "direct", durable=True),
     }
+    exchanges[DELAY_EXCHANGE] = await channel.declare_exchange(DELAY_EXCHANGE, "headers", durable=True)
     for spec in QUEUES:
         await declare_queue(channel, spec, exchanges)
+    for level in range(len(DELAY_LEVELS)):
+        # Classic queues: RabbitMQ 3.10 quorum queues have no per-message TTL.
+        delayed = await channel.declare_queue(
+            delay_queue(level), durable=True, arguments={"x-dead-letter-exchange": JOBS_EXCHANGE}
+        )
+        await delayed.bind(exchanges[DELAY_EXCHANGE], arguments={"x-match": "all", "x-delay-level": level})
     return exchanges
+
+
+async def stop_consuming(channel: AbstractChannel) -> None:
+    """Cancel every consumer on `channel`: the broker stops delivering, while deliveries
+    already received stay unacked until they are settled (graceful shutdown)."""
+    underlay = cast(aiormq.Channel, await channel.get_underlay_channel())
+    for tag in list(underlay.consumers):
+        await underlay.basic_cancel(tag)
 
 
 async def declare_queue(
@@ -93,6 +113,49 @@ class Publisher:
             command.model_dump_json().encode(),
             message_id=command.job_id,
             type="job.command",
+            **properties,
+        )
+
+    async def publish_delayed(
+        self, command: JobCommand, delay: float, headers: Mapping[str, Any] | None = None
+    ) -> None:
+        """Publish `command` so that it reaches its queue again after about `delay` seconds."""
+        await self._publish_delayed(
+            command.operation,
+            command.model_dump_json().encode(),
+            delay,
+            message_id=command.job_id,
+            type="job.command",
+            headers=dict(headers or {}),
+        )
+
+    async def hand_back(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        """Put a delivery back on its queue as a new message, so that handing it back (on
+        shutdown) does not count as a failed delivery towards the queue's delivery limit."""
+        headers = {
+            k: v for k, v in (message.headers or {}).items() if k not in ("x-delivery-count", "x-death")
+        }
+        await self._publish_delayed(
+            message.routing_key or "",
+            message.body,
+            0.0,
+            content_type=message.content_type,
+            message_id=message.message_id,
+            type=message.type,
+            headers=headers,
+        )
+
+    async def _publish_delayed(
+        self, routing_key: str, body: bytes, delay: float, *, headers: dict[str, Any], **properties: Any
+    ) -> None:
+        # The lowest level whose delay is at least `delay`; the message's own TTL says the rest.
+        level = delay_level_for(delay)
+        await self._publish(
+            DELAY_EXCHANGE,
+            routing_key,
+            body,
+            headers={**headers, "x-delay-level": level},
+            expiration=round(max(0.0, min(delay, DELAY_LEVELS[level])), 3),
             **properties,
         )
 

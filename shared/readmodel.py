@@ -48,9 +48,10 @@ local job, log, index = KEYS[1], KEYS[2], KEYS[3]
 local status, seq = ARGV[1], tonumber(ARGV[2])
 local tenant, operation, created_at, member = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local entry, ttl, channel, job_id = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
-local n_set = tonumber(ARGV[11])
+local n_set, only_if = tonumber(ARGV[11]), ARGV[12]
 local terminal = {succeeded = true, failed = true, cancelled = true}
 local cur = redis.call('HMGET', job, 'status', 'seq', 'tenant')
+if only_if ~= '' and cur[1] ~= only_if then return 0 end
 if cur[1] then
   if cur[3] ~= tenant then return -1 end
   if terminal[cur[1]] then return 0 end
@@ -65,7 +66,7 @@ else
   redis.call('ZADD', index, 0, member)
 end
 redis.call('HSET', job, 'status', status, 'seq', seq)
-local i = 12
+local i = 13
 for _ = 1, n_set do
   redis.call('HSET', job, ARGV[i], ARGV[i + 1]); i = i + 2
 end
@@ -152,8 +153,9 @@ class JobStore:
     def _index_key(tenant: str) -> str:
         return f"jobs:tenant:{tenant}:index"
 
-    async def apply(self, event: JobEvent) -> int:
-        """Fold one event into the job's state; 1 applied, 0 stale or duplicate, -1 refused."""
+    async def apply(self, event: JobEvent, *, only_if: JobStatus | None = None) -> int:
+        """Fold one event into the job's state; 1 applied, 0 stale or duplicate (or the job
+        is not in status `only_if`), -1 refused (another tenant's job)."""
         to_set, to_set_if_absent = _changes(event)
         created_at = event.job_created_at or event.at
         entry = event.model_dump_json(exclude={"result"})
@@ -169,6 +171,7 @@ class JobStore:
             UPDATES_CHANNEL,
             event.job_id,
             len(to_set),
+            only_if.value if only_if else "",
         ]
         for fields in (to_set, to_set_if_absent):
             for name, value in fields.items():

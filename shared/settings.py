@@ -1,9 +1,14 @@
 """Settings every service reads; each service adds its own with an env prefix."""
 
+from typing import TYPE_CHECKING
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["CommonSettings"]
+if TYPE_CHECKING:
+    from shared.worker import RunnerConfig
+
+__all__ = ["CommonSettings", "WorkerSettings"]
 
 
 class CommonSettings(BaseSettings):
@@ -15,3 +20,34 @@ class CommonSettings(BaseSettings):
         10.0, description="Seconds to wait for a publisher confirm before giving up."
     )
     log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL"))
+
+
+class WorkerSettings(CommonSettings):
+    """What every worker service reads, under its own prefix (e.g. `NER_MAX_ATTEMPTS`)."""
+
+    prefetch: int = Field(16, description="Unacked deliveries per worker process (its concurrency).")
+    time_limit: float = Field(3600.0, description="Seconds one attempt of a job may run.")
+    max_attempts: int = Field(3, description="Attempts of a job that keeps failing transiently.")
+    retry_base_delay: float = Field(1.0, description="Seconds before the 2nd attempt; doubles per attempt.")
+    retry_max_delay: float = Field(600.0, description="Longest delay between attempts, in seconds.")
+    cancel_poll_interval: float = Field(0.5, description="Seconds between checks for cancel requests.")
+    lease_after: float = Field(
+        600.0,
+        description="Seconds after which a running job's delivery is acked and a lease keeps it "
+        "alive; keep it well below the broker's consumer_timeout (30 minutes by default).",
+    )
+    lease_ttl: float = Field(60.0, description="Seconds a lease lives without renewal.")
+    shutdown_grace: float = Field(
+        25.0, description="Seconds running jobs get to finish on SIGTERM before being handed back."
+    )
+
+    def runner_config(self) -> "RunnerConfig":
+        from shared.worker import RunnerConfig
+
+        return RunnerConfig(
+            retry_base_delay=self.retry_base_delay,
+            retry_max_delay=self.retry_max_delay,
+            cancel_poll_interval=self.cancel_poll_interval,
+            lease_after=self.lease_after,
+            lease_ttl=self.lease_ttl,
+        )

@@ -16,6 +16,7 @@ from services.api.limits import BodySizeLimit
 from services.api.routes import health, jobs, streams
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
+from shared.control import JobControl
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
 from shared.schemas import OPERATIONS
@@ -52,6 +53,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.api_keys = api_keys
         app.state.store = JobStore(redis)
+        app.state.control = JobControl(redis)
         app.state.publisher = publisher
         app.state.hub = hub
         try:

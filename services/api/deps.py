@@ -8,18 +8,19 @@ from starlette.requests import HTTPConnection
 from services.api.auth import ApiKeys
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
+from shared.control import JobControl
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
 
-__all__ = ["HubDep", "PublisherDep", "SettingsDep", "StoreDep", "TenantDep"]
-
-
-def _state(conn: HTTPConnection) -> object:
-    return conn.app.state
+__all__ = ["ControlDep", "HubDep", "PublisherDep", "SettingsDep", "StoreDep", "TenantDep"]
 
 
 def get_store(conn: HTTPConnection) -> JobStore:
     return conn.app.state.store  # type: ignore[no-any-return]
+
+
+def get_control(conn: HTTPConnection) -> JobControl:
+    return conn.app.state.control  # type: ignore[no-any-return]
 
 
 def get_publisher(request: Request) -> Publisher:
@@ -43,6 +44,7 @@ def get_tenant(
 
 
 StoreDep = Annotated[JobStore, Depends(get_store)]
+ControlDep = Annotated[JobControl, Depends(get_control)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 HubDep = Annotated[UpdateHub, Depends(get_hub)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]

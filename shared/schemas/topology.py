@@ -10,12 +10,17 @@ from typing import Any
 
 __all__ = [
     "DEAD_LETTER_EXCHANGE",
+    "DELAY_EXCHANGE",
+    "DELAY_LEVELS",
+    "DELIVERY_LIMIT",
     "EVENTS_EXCHANGE",
     "JOBS_EXCHANGE",
     "NER_QUEUE",
     "PROJECTOR_QUEUE",
     "QUEUES",
     "QueueSpec",
+    "delay_level_for",
+    "delay_queue",
     "event_routing_key",
 ]
 
@@ -28,8 +33,21 @@ EVENTS_EXCHANGE = "job-events"
 DEAD_LETTER_EXCHANGE = "jobs.dlx"
 """Direct exchange for dead letters; routing key is the source queue's name."""
 
+DELAY_EXCHANGE = "jobs.delay"
+"""Headers exchange in front of the delay queues: header `x-delay-level` picks the queue.
+A delayed message keeps its routing key (the operation), and when its per-message TTL
+runs out its queue dead-letters it to `jobs` with that key: a retry without any sleep
+in a consumer."""
+
+DELAY_LEVELS: tuple[float, ...] = (0.0, 1.0, 5.0, 30.0, 60.0, 120.0, 600.0)
+"""Seconds of delay of each level. Messages of one level have similar TTLs, so the
+head-of-line blocking of per-message TTL stays within one level's jitter. Level 0 hands
+a message back to its queue at once as a new message (its delivery count starts over)."""
+
 DELIVERY_LIMIT = 5
-"""Deliveries of one message before the broker dead-letters it (stops crash loops)."""
+"""Deliveries of one message before the broker dead-letters it (stops crash loops).
+Every return counts (a crash, a nack with requeue, a closed channel); workers give up
+on a message one delivery earlier, to fail its job with a reason."""
 
 MAX_QUEUE_LENGTH = 1_000_000
 """Messages a job queue holds before publishers get a nack (the API answers 503)."""
@@ -90,6 +108,18 @@ PROJECTOR_QUEUE = QueueSpec(
 
 QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, PROJECTOR_QUEUE)
 """Every queue of the platform; all of them are declared by every service at start."""
+
+
+def delay_queue(level: int) -> str:
+    return f"{DELAY_EXCHANGE}.{level}"
+
+
+def delay_level_for(seconds: float) -> int:
+    """The lowest level whose delay is at least `seconds` (the last level caps it)."""
+    for level, delay in enumerate(DELAY_LEVELS):
+        if delay >= seconds:
+            return level
+    return len(DELAY_LEVELS) - 1
 
 
 def event_routing_key(operation: str, event_type: str) -> str:

@@ -1,13 +1,16 @@
+import asyncio
 import logging
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from redis.exceptions import RedisError
 
-from services.api.deps import PublisherDep, SettingsDep, StoreDep, TenantDep
+from services.api.deps import ControlDep, PublisherDep, SettingsDep, StoreDep, TenantDep
 from services.api.submission import SubmitJob, fingerprint, new_job
 from shared.messaging import PublishFailed
-from shared.schemas import JobPage, JobStatus, JobView, ProgressView
+from shared.readmodel import JobStore
+from shared.schemas import Cancelled, JobPage, JobStatus, JobView, ProgressView
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 log = logging.getLogger(__name__)
@@ -48,9 +51,9 @@ async def submit_job(
             job_id, seen_digest = seen
             if seen_digest != digest:
                 raise HTTPException(422, "Idempotency-Key was already used with a different body")
-            existing = await store.get(tenant, job_id)
+            existing = await _wait_for_record(store, tenant, job_id, settings.publish_timeout)
             if existing is None:
-                raise HTTPException(409, "a submission with this Idempotency-Key is in progress")
+                raise HTTPException(409, "a submission with this Idempotency-Key is still in progress")
             response.headers["Location"] = f"/v1/jobs/{job_id}"
             return existing
     try:
@@ -80,6 +83,47 @@ async def submit_job(
         created_at=command.created_at,
         seq=queued.seq,
     )
+
+
+async def _wait_for_record(store: JobStore, tenant: str, job_id: str, within: float) -> JobView | None:
+    """A concurrent submission with the same Idempotency-Key is being published: wait for
+    its record rather than answer 409, so that identical retries all get the one job."""
+    for _ in range(max(1, int(within / 0.05))):
+        view = await store.get(tenant, job_id)
+        if view is not None:
+            return view
+        await asyncio.sleep(0.05)
+    return None
+
+
+@router.post(
+    "/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Cancel a job",
+    responses={404: {"description": "No such job"}, 409: {"description": "The job has already ended"}},
+)
+async def cancel_job(
+    job_id: str, tenant: TenantDep, store: StoreDep, control: ControlDep, settings: SettingsDep
+) -> JobView:
+    """A queued job is cancelled at once and never starts; a running one stops at its next
+    step (within about a second) and ends `cancelled`."""
+    view = await store.get(tenant, job_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    if view.status.terminal:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"the job has already ended ({view.status.value})")
+    await control.request_cancel(job_id, settings.cancel_ttl)
+    if view.status == JobStatus.queued:
+        cancelled = Cancelled(
+            job_id=job_id,
+            tenant=tenant,
+            operation=view.operation,
+            attempt=max(view.attempts, 1),
+            seq=view.seq + 1,
+            at=datetime.now(UTC),
+        )
+        await store.apply(cancelled, only_if=JobStatus.queued)
+    return await store.get(tenant, job_id) or view
 
 
 @router.get("", summary="List the caller's jobs, newest first")
