@@ -55,7 +55,7 @@ async def declare_topology(channel: AbstractChannel) -> dict[str, AbstractExchan
         delayed = await channel.declare_queue(
             delay_queue(level), durable=True, arguments={"x-dead-letter-exchange": JOBS_EXCHANGE}
         )
-        await delayed.bind(exchanges[DELAY_EXCHANGE], arguments={"x-match": "all", "x-delay-level": level})
+        await delayed.bind(exchanges[DELAY_EXCHANGE], arguments={"x-match": "all", "delay-level": level})
     return exchanges
 
 
@@ -154,7 +154,7 @@ class Publisher:
             DELAY_EXCHANGE,
             routing_key,
             body,
-            headers={**headers, "x-delay-level": level},
+            headers={**headers, "delay-level": level},
             expiration=round(max(0.0, min(delay, DELAY_LEVELS[level])), 3),
             **properties,
         )

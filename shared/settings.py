@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.asyncio import Redis
 
 if TYPE_CHECKING:
     from shared.worker import RunnerConfig
@@ -20,6 +21,20 @@ class CommonSettings(BaseSettings):
         10.0, description="Seconds to wait for a publisher confirm before giving up."
     )
     log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL"))
+    redis_timeout: float = Field(
+        3.0,
+        validation_alias=AliasChoices("REDIS_TIMEOUT"),
+        description="Seconds a Redis call may take before it counts as Redis being unavailable.",
+    )
+
+    def redis(self) -> Redis:
+        return Redis.from_url(
+            self.redis_url,
+            decode_responses=True,
+            socket_timeout=self.redis_timeout,
+            socket_connect_timeout=self.redis_timeout,
+            health_check_interval=30,
+        )
 
 
 class WorkerSettings(CommonSettings):

@@ -185,6 +185,7 @@ class _Running:
     leased: bool = False
     keeper: asyncio.Task[None] | None = field(default=None, repr=False)
     settled: asyncio.Future[None] = field(default_factory=asyncio.Future, repr=False)
+    closed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
 
 class JobRunner:
@@ -289,15 +290,17 @@ class JobRunner:
         self._running[command.job_id] = running
         try:
             settle = await self._outcome(running, command, op, ctx)
+            running.keeper.cancel()
+            if not settle:  # handed back by drain(), which settles the delivery itself
+                await running.settled
+            elif running.leased:
+                await self.control.finish_lease(command.job_id, self.config.lease_ttl * 3)
+            else:
+                await message.ack()
         finally:
             running.keeper.cancel()
             self._running.pop(command.job_id, None)
-        if not settle:  # handed back by drain(), which settles the delivery itself
-            await running.settled
-        elif running.leased:
-            await self.control.finish_lease(command.job_id, self.config.lease_ttl * 3)
-        else:
-            await message.ack()
+            running.closed.set()
 
     async def _outcome(
         self, running: _Running, command: JobCommand, op: OperationConfig, ctx: JobContext
@@ -393,6 +396,8 @@ class JobRunner:
             log.info("draining: waiting up to %.0fs for %d running jobs", grace, len(pending))
             await asyncio.wait(pending, timeout=grace)
         for job_id, running in list(self._running.items()):
+            if running.task.done():
+                continue  # finished in time: its own _run publishes the outcome and acks
             running.handed_back = True
             running.task.cancel()
             try:
@@ -405,6 +410,9 @@ class JobRunner:
                 log.warning("could not hand job %s back (%s): the broker will redeliver it", job_id, exc)
             finally:
                 running.settled.set_result(None)
+        closing = [asyncio.create_task(r.closed.wait()) for r in self._running.values()]
+        if closing:
+            await asyncio.wait(closing, timeout=10)
 
     async def _settle(self, message: AbstractIncomingMessage, publish: Awaitable[None]) -> None:
         await publish

@@ -5,7 +5,7 @@ import aio_pika
 import pytest
 from redis.asyncio import Redis
 
-from shared.schemas.topology import QUEUES
+from shared.schemas.topology import DELAY_LEVELS, QUEUES, delay_queue
 from tests.support.infra import Infra, provide_infra
 
 
@@ -37,6 +37,8 @@ async def amqp(infra: Infra) -> AsyncIterator[aio_pika.abc.AbstractRobustConnect
     for spec in QUEUES:  # start from a clean topology in the test vhost
         await channel.queue_delete(spec.name)
         await channel.queue_delete(spec.dead_letter_queue)
+    for level in range(len(DELAY_LEVELS)):
+        await channel.queue_delete(delay_queue(level))
     await channel.close()
     yield connection
     await connection.close()

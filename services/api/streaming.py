@@ -77,9 +77,11 @@ class UpdateHub:
                     await pubsub.subscribe(UPDATES_CHANNEL)
                     self._wake_all()  # anything may have changed while we were not listening
                     delay = 0.1
-                    async for message in pubsub.listen():
-                        for event in self._waiters.get(message["data"], ()):
-                            event.set()
+                    while True:  # bounded reads, so a socket timeout never looks like an outage
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message is not None:
+                            for event in self._waiters.get(message["data"], ()):
+                                event.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # connection lost: streams keep polling on keep-alive

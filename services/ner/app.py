@@ -4,7 +4,6 @@ import logging
 
 from propan import PropanApp, RabbitBroker
 from propan.utils import context
-from redis.asyncio import Redis
 
 from services.ner.handlers import router
 from services.ner.recognition import EntityRecognizer
@@ -28,7 +27,7 @@ async def start() -> None:
     recognizer = EntityRecognizer(
         settings.pipeline, max_text_chars=settings.max_text_chars, chunk_chars=settings.chunk_chars
     )
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = settings.redis()
     publisher = await Publisher.connect(
         settings.amqp_url, name="ner", publish_timeout=settings.publish_timeout
     )

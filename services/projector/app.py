@@ -4,7 +4,6 @@ import logging
 
 from propan import PropanApp, RabbitBroker
 from propan.utils import context
-from redis.asyncio import Redis
 
 from services.projector.handlers import router
 from services.projector.projection import Projector
@@ -23,7 +22,7 @@ app = PropanApp(broker, title="projector", description="Job status projector")
 
 @app.on_startup
 async def start() -> None:
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = settings.redis()
     publisher = await Publisher.connect(
         settings.amqp_url, name="projector", publish_timeout=settings.publish_timeout
     )

@@ -34,7 +34,8 @@ DEAD_LETTER_EXCHANGE = "jobs.dlx"
 """Direct exchange for dead letters; routing key is the source queue's name."""
 
 DELAY_EXCHANGE = "jobs.delay"
-"""Headers exchange in front of the delay queues: header `x-delay-level` picks the queue.
+"""Headers exchange in front of the delay queues: header `delay-level` picks the queue (RabbitMQ ignores
+binding arguments that start with `x-` when matching headers).
 A delayed message keeps its routing key (the operation), and when its per-message TTL
 runs out its queue dead-letters it to `jobs` with that key: a retry without any sleep
 in a consumer."""

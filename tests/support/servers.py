@@ -1,0 +1,135 @@
+"""Throwaway RabbitMQ and Redis servers on loopback, for fault-injection tests that stop,
+restart or freeze them without touching the shared development servers."""
+
+import os
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+from tests.support.processes import free_port, wait_until
+
+
+def _require(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        raise RuntimeError(f"fault-injection tests need {binary!r} on PATH (RabbitMQ/Redis server packages)")
+    return path
+
+
+class ThrowawayRabbit:
+    """A second RabbitMQ node (own name, ports and data directory) on 127.0.0.1."""
+
+    def __init__(self, workdir: Path, *, consumer_timeout_ms: int) -> None:
+        self.dir = workdir
+        self.port = free_port()
+        self.node = f"jobs-fault-{os.getpid()}-{self.port}@localhost"
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
+        self.consumer_timeout_ms = consumer_timeout_ms
+        self._ctl = _require("rabbitmqctl")
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def ctl(self, *args: str, timeout: float = 60) -> str:
+        done = subprocess.run(
+            [self._ctl, "-n", self.node, *args], capture_output=True, text=True, timeout=timeout
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stderr or done.stdout}")
+        return done.stdout
+
+    def start(self) -> "ThrowawayRabbit":
+        server = _require("rabbitmq-server")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\nconsumer_timeout = {self.consumer_timeout_ms}\n"
+        )
+        (self.dir / "enabled_plugins").write_text("[].\n")
+        if os.geteuid() == 0:  # the server script drops to the rabbitmq user
+            shutil.chown(self.dir, "rabbitmq", "rabbitmq")
+            for child in self.dir.iterdir():
+                shutil.chown(child, "rabbitmq", "rabbitmq")
+        env = {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(self.dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.dir / "log"),
+            "RABBITMQ_CONFIG_FILE": str(self.dir / "rabbitmq.conf"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.dir / "enabled_plugins"),
+            # check consumer timeouts every second instead of every minute
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-rabbit channel_tick_interval 1000",
+        }
+        log = (self.dir / "server.out").open("ab")
+        self._proc = subprocess.Popen([server], env=env, stdout=log, stderr=log)
+        wait_until(self._answers, 90, f"RabbitMQ node {self.node}", interval=0.5)
+        return self
+
+    def _answers(self) -> bool:
+        if self._proc is not None and self._proc.poll() is not None:
+            raise RuntimeError(f"RabbitMQ node exited; see {self.dir / 'server.out'}")
+        self.ctl("await_startup", timeout=30)
+        return True
+
+    def add_vhost(self, name: str) -> str:
+        self.ctl("add_vhost", name)
+        self.ctl("set_permissions", "-p", name, "guest", ".*", ".*", ".*")
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/{name}"
+
+    def stop_app(self) -> None:
+        self.ctl("stop_app")
+
+    def start_app(self) -> None:
+        self.ctl("start_app")
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        try:
+            self.ctl("stop", timeout=60)
+            self._proc.wait(timeout=30)
+        except Exception:
+            self._proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class ThrowawayRedis:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "ThrowawayRedis":
+        self._proc = subprocess.Popen(
+            [
+                _require("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        import redis
+
+        wait_until(lambda: redis.Redis(port=self.port).ping(), 20, "throwaway Redis")
+        return self
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open but nothing answers (worse than a refused port)."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
+            self._proc.terminate()
+            self._proc.wait(timeout=10)
