@@ -8,7 +8,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: install run test test-unit test-integration test-e2e lint format check clean
+.PHONY: install run test test-unit test-integration test-e2e test-faults lint format check clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -21,7 +21,7 @@ run: install  ## start the API, the NER worker and the projector (RabbitMQ and R
 	$(RUN) python scripts/run.py
 
 test: install  ## the whole suite against the real RabbitMQ and Redis
-	$(RUN) pytest tests/unit tests/integration tests/e2e
+	$(RUN) pytest tests/unit tests/integration tests/e2e tests/faults
 
 test-unit: install
 	$(RUN) pytest tests/unit
@@ -31,6 +31,9 @@ test-integration: install
 
 test-e2e: install
 	$(RUN) pytest tests/e2e
+
+test-faults: install  ## fault injection against a throwaway RabbitMQ node and Redis server
+	$(RUN) pytest tests/faults
 
 lint: install  ## ruff (lint and format) and mypy, as CI runs them
 	$(RUN) ruff check .

@@ -257,7 +257,7 @@ class JobRunner:
             await self._reject(message, raw, "worker_crashed", reason)
             return
         ctx = JobContext(command, self.publisher)
-        if await self.control.cancelled([command.job_id]):
+        if await self._cancel_requested(command.job_id):
             await ctx.cancelled()
             await message.ack()
             return
@@ -266,10 +266,23 @@ class JobRunner:
             return
         await self._run(message, command, op, job_input, ctx)
 
+    async def _cancel_requested(self, job_id: str) -> bool:
+        """Best effort while Redis is away: the job starts, and the poller stops it later.
+        (Failing the delivery instead would count against its delivery limit.)"""
+        try:
+            return bool(await self.control.cancelled([job_id]))
+        except (RedisError, ConnectionError) as exc:
+            log.warning("cannot check whether job %s was cancelled: %s", job_id, exc)
+            return False
+
     async def _owner_is_gone(self, command: JobCommand) -> bool:
         """A watchdog arrived: keep watching while the owner holds the lease; take the job
         over only if the lease lapsed before the job's outcome was published."""
-        state = await self.control.lease_state(command.job_id)
+        try:
+            state = await self.control.lease_state(command.job_id)
+        except (RedisError, ConnectionError) as exc:
+            log.warning("cannot read the lease of job %s (%s): watching on", command.job_id, exc)
+            state = "held"
         if state == "held":
             await self.publisher.publish_delayed(command, self.config.lease_ttl, headers={WATCHDOG_HEADER: 1})
         if state is None:
@@ -294,7 +307,7 @@ class JobRunner:
             if not settle:  # handed back by drain(), which settles the delivery itself
                 await running.settled
             elif running.leased:
-                await self.control.finish_lease(command.job_id, self.config.lease_ttl * 3)
+                await self._finish_lease(command.job_id)
             else:
                 await message.ack()
         finally:
@@ -330,6 +343,14 @@ class JobRunner:
         else:
             await ctx.succeeded(result)
         return True
+
+    async def _finish_lease(self, job_id: str) -> None:
+        try:
+            await self.control.finish_lease(job_id, self.config.lease_ttl * 3)
+        except (RedisError, ConnectionError) as exc:
+            # The outcome is published; a watchdog finding no lease reruns the job, and the
+            # rerun's events are no-ops for the read model.
+            log.warning("could not mark the lease of job %s done: %s", job_id, exc)
 
     async def _retry_or_fail(
         self,
