@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 if TYPE_CHECKING:
     from shared.worker import RunnerConfig
@@ -27,14 +27,23 @@ class CommonSettings(BaseSettings):
         description="Seconds a Redis call may take before it counts as Redis being unavailable.",
     )
 
+    redis_max_connections: int = Field(
+        64,
+        validation_alias=AliasChoices("REDIS_MAX_CONNECTIONS"),
+        description="Connections per process; callers beyond it wait (bounded, not one per request).",
+    )
+
     def redis(self) -> Redis:
-        return Redis.from_url(
+        pool = BlockingConnectionPool.from_url(
             self.redis_url,
+            max_connections=self.redis_max_connections,
+            timeout=self.redis_timeout,
             decode_responses=True,
             socket_timeout=self.redis_timeout,
             socket_connect_timeout=self.redis_timeout,
             health_check_interval=30,
         )
+        return Redis(connection_pool=pool)
 
 
 class WorkerSettings(CommonSettings):

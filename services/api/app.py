@@ -76,7 +76,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
     async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("redis unavailable: %s", exc)
+        log.warning("redis unavailable on %s %s: %r", request.method, request.url.path, exc)
         return JSONResponse(
             {"detail": "job store unavailable, try again later"},
             status_code=503,

@@ -1,7 +1,9 @@
 """Folding job events into the read model, holding each event until Redis has it."""
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
@@ -10,13 +12,34 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
-from shared.schemas import parse_event
+from shared.schemas import JobEvent, parse_event
 from shared.schemas.topology import PROJECTOR_QUEUE
 from shared.worker import describe_errors
 
-__all__ = ["Projector"]
+__all__ = ["KeyedLocks", "Projector"]
 
 log = logging.getLogger(__name__)
+
+
+class KeyedLocks:
+    """One FIFO lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
 
 class Projector:
@@ -24,6 +47,7 @@ class Projector:
         self.store = store
         self.publisher = publisher
         self._max_delay = max_delay
+        self._locks = KeyedLocks()
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
         """Apply one event. An invalid event is dead-lettered with the reason; while Redis
@@ -36,14 +60,20 @@ class Projector:
             log.warning("dead-lettering event %s: %s", message.message_id, reason)
             await self.publisher.dead_letter(PROJECTOR_QUEUE, message, "invalid_event", reason)
             return
+        # Events of one job are applied one at a time, in delivery order (asyncio locks are
+        # FIFO and handlers start in delivery order), so that an earlier event is never
+        # skipped as stale because a later one overtook it on another Redis connection.
+        async with self._locks.hold(event.job_id):
+            outcome = await self._apply(event)
+        if outcome < 0:
+            log.warning("event for job %s names tenant %r, not the job's", event.job_id, event.tenant)
+
+    async def _apply(self, event: JobEvent) -> int:
         delay = 0.1
         while True:
             try:
-                outcome = await self.store.apply(event)
-                break
+                return await self.store.apply(event)
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 log.warning("redis unavailable (%s); retrying event %s in %.1fs", exc, event.seq, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_delay)
-        if outcome < 0:
-            log.warning("event for job %s names tenant %r, not the job's", event.job_id, event.tenant)

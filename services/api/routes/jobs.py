@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import Annotated
@@ -6,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from redis.exceptions import RedisError
 
-from services.api.deps import ControlDep, PublisherDep, SettingsDep, StoreDep, TenantDep
+from services.api.deps import ControlDep, HubDep, PublisherDep, SettingsDep, StoreDep, TenantDep
+from services.api.streaming import UpdateHub
 from services.api.submission import SubmitJob, fingerprint, new_job
 from shared.messaging import PublishFailed
 from shared.readmodel import JobStore
@@ -34,6 +36,7 @@ async def submit_job(
     tenant: TenantDep,
     store: StoreDep,
     publisher: PublisherDep,
+    hub: HubDep,
     settings: SettingsDep,
     response: Response,
     idempotency_key: Annotated[
@@ -51,7 +54,7 @@ async def submit_job(
             job_id, seen_digest = seen
             if seen_digest != digest:
                 raise HTTPException(422, "Idempotency-Key was already used with a different body")
-            existing = await _wait_for_record(store, tenant, job_id, settings.publish_timeout)
+            existing = await _wait_for_record(store, hub, tenant, job_id, settings.publish_timeout)
             if existing is None:
                 raise HTTPException(409, "a submission with this Idempotency-Key is still in progress")
             response.headers["Location"] = f"/v1/jobs/{job_id}"
@@ -85,15 +88,22 @@ async def submit_job(
     )
 
 
-async def _wait_for_record(store: JobStore, tenant: str, job_id: str, within: float) -> JobView | None:
+async def _wait_for_record(
+    store: JobStore, hub: UpdateHub, tenant: str, job_id: str, within: float
+) -> JobView | None:
     """A concurrent submission with the same Idempotency-Key is being published: wait for
-    its record rather than answer 409, so that identical retries all get the one job."""
-    for _ in range(max(1, int(within / 0.05))):
-        view = await store.get(tenant, job_id)
-        if view is not None:
-            return view
-        await asyncio.sleep(0.05)
-    return None
+    its record (woken by the update channel, no polling) rather than answer 409, so that
+    identical retries all get the one job."""
+    deadline = asyncio.get_running_loop().time() + within
+    with hub.watch(job_id) as wake:
+        while True:
+            wake.clear()
+            view = await store.get(tenant, job_id)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if view is not None or remaining <= 0:
+                return view
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), remaining)
 
 
 @router.post(
