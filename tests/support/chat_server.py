@@ -68,8 +68,11 @@ class ScriptedChatServer:
         self.disconnects: list[ChatRequest] = []
         """Requests whose connection the client closed before the response was complete."""
         self.completed: list[ChatRequest] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._server: asyncio.Server | None = None
         self._ids = itertools.count(1)
+        self._connections: dict[asyncio.StreamWriter, asyncio.Task[Any]] = {}
         self.port = 0
 
     @property
@@ -84,6 +87,12 @@ class ScriptedChatServer:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+        # End idle keep-alive connections so their handlers return rather than being cancelled.
+        for writer in list(self._connections):
+            writer.transport.abort()
+        if self._connections:
+            await asyncio.wait(list(self._connections.values()), timeout=5)
+        if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
 
@@ -92,11 +101,16 @@ class ScriptedChatServer:
         self.requests.clear()
         self.disconnects.clear()
         self.completed.clear()
+        self.max_in_flight = self.in_flight
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        carry = b""  # a byte of the next request, read while watching for the client leaving
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[writer] = task
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
+                head = carry + await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = lines[0].split(" ", 2)
                 headers = {
@@ -108,37 +122,58 @@ class ScriptedChatServer:
                     continue
                 request = ChatRequest(json.loads(body), headers, time.monotonic())
                 self.requests.append(request)
-                reply = self.script(request)
-                if not isinstance(reply, Reply):
-                    reply = await reply
-                if not await self._respond(reader, writer, request, reply):
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                try:
+                    reply = self.script(request)
+                    if not isinstance(reply, Reply):
+                        reply = await reply
+                    answered, carry = await self._respond(reader, writer, request, reply)
+                finally:
+                    self.in_flight -= 1
+                if not answered:
                     self.disconnects.append(request)
                     return
                 self.completed.append(request)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self._connections.pop(writer, None)
             writer.close()
 
     async def _respond(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: ChatRequest, reply: Reply
-    ) -> bool:
-        """Send the reply; False when the client went away first (or the reply cuts it)."""
-        client_gone = asyncio.ensure_future(reader.read(1))  # the client sends nothing mid-response
+    ) -> tuple[bool, bytes]:
+        """Send the reply; False when the client went away first (or the reply cuts it), and
+        what the client sent meanwhile (the start of its next request)."""
+        client_gone = asyncio.ensure_future(reader.read(1))  # EOF (b"") when the client closes
+        answered = False
         try:
-            if reply.delay and await _wait_gone(client_gone, reply.delay):
-                return False
-            if reply.status != 200:
-                err = {"error": {"message": reply.error, "type": "scripted", "code": str(reply.status)}}
-                await self._send_json(writer, reply.status, err, reply.headers)
-                return True
-            usage = reply.usage or (len(request.prompt.split()), len(reply.text.split()))
-            if not request.streamed:
-                await self._send_json(writer, 200, self._completion(reply, usage), reply.headers)
-                return True
-            return await self._stream(writer, request, reply, usage, client_gone)
+            answered = await self._send(writer, request, reply, client_gone)
         finally:
             client_gone.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await client_gone
+        return answered, (b"" if client_gone.cancelled() else client_gone.result())
+
+    async def _send(
+        self,
+        writer: asyncio.StreamWriter,
+        request: ChatRequest,
+        reply: Reply,
+        client_gone: "asyncio.Future[bytes]",
+    ) -> bool:
+        if reply.delay and await _wait_gone(client_gone, reply.delay):
+            return False
+        if reply.status != 200:
+            err = {"error": {"message": reply.error, "type": "scripted", "code": str(reply.status)}}
+            await self._send_json(writer, reply.status, err, reply.headers)
+            return True
+        usage = reply.usage or (len(request.prompt.split()), len(reply.text.split()))
+        if not request.streamed:
+            await self._send_json(writer, 200, self._completion(reply, usage), reply.headers)
+            return True
+        return await self._stream(writer, request, reply, usage, client_gone)
 
     async def _stream(
         self,
@@ -171,7 +206,7 @@ class ScriptedChatServer:
             await _write_chunk(writer, f"data: {json.dumps(event)}\n\n".encode())
             if reply.chunk_delay and await _wait_gone(client_gone, reply.chunk_delay):
                 return False
-            if client_gone.done():
+            if _gone(client_gone):
                 return False
         await _write_chunk(writer, b"data: [DONE]\n\n")
         await _write_chunk(writer, b"")
@@ -232,4 +267,8 @@ async def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
 async def _wait_gone(client_gone: "asyncio.Future[bytes]", seconds: float) -> bool:
     """Wait up to `seconds`; True as soon as the client closes its side."""
     await asyncio.wait({client_gone}, timeout=seconds)
-    return client_gone.done()
+    return _gone(client_gone)
+
+
+def _gone(client_gone: "asyncio.Future[bytes]") -> bool:
+    return client_gone.done() and not client_gone.cancelled() and client_gone.result() == b""
