@@ -76,14 +76,13 @@ class Extractor:
         schema_tokens = len(self._tokenizer.encode(json.dumps(schema, ensure_ascii=False)))
         limits = self._limits
         room = limits.context_tokens - prompts.OVERHEAD_TOKENS - 2 * limits.max_output_tokens - schema_tokens
-        limit = min(limits.chunk_tokens, room)
-        if limit < 200:
+        if room < min(limits.chunk_tokens, 200):
             raise JobFailure(
                 "schema_too_large",
                 f"the schema takes {schema_tokens} tokens, leaving no room for text in a "
                 f"{limits.context_tokens}-token context (LLM_CONTEXT_TOKENS)",
             )
-        return limit
+        return min(limits.chunk_tokens, room)
 
     async def _extract(
         self, provider: ChatProvider, text: str, job: ExtractInput, ctx: JobContext

@@ -64,7 +64,7 @@ async def test_a_long_text_is_mapped_in_bounded_parallel_and_reduced(
     assert all(r.streamed == stream for r in chat.requests)
     # every piece of the text went to exactly one map call, none over the chunk size
     sent = [r.prompt.split("<part>\n", 1)[1].rsplit("\n</part>", 1)[0] for r in maps]
-    assert sorted(sent, key=LONG_TEXT.index) and "".join(sorted(sent, key=LONG_TEXT.index)) == LONG_TEXT
+    assert "".join(sorted(sent, key=LONG_TEXT.index)) == LONG_TEXT
     assert all(len(TOKENIZER.encode(s)) <= 150 for s in sent)
     # combined in rounds down to one summary that covers every part
     assert len(combines) >= 2
@@ -76,7 +76,8 @@ async def test_a_long_text_is_mapped_in_bounded_parallel_and_reduced(
     assert len(ctx.progress_events) == len(chat.requests)
     fractions = [f for f, _ in ctx.progress_events]
     assert fractions == sorted(fractions)
-    assert 0 < fractions[0] and fractions[-1] <= 0.99
+    assert fractions[0] > 0
+    assert fractions[-1] <= 0.99
     assert sum(m.endswith("done") and m.startswith("chunk") for _, m in ctx.progress_events) == result.chunks
     # usage is the sum of what the server reported
     assert result.usage.prompt_tokens == 100 * len(maps) + 50 * len(combines)
@@ -111,7 +112,9 @@ async def test_usage_is_counted_locally_when_the_server_reports_none(chat: Scrip
 async def test_429_is_retried_after_the_time_the_server_asks(chat: ScriptedChatServer) -> None:
     replies = iter([Reply.failure(429, "slow down", **{"Retry-After": "1"}), Reply("Done.")])
     chat.reset(lambda r: next(replies))
-    result = await summarizer(settings(chat.base_url)).run(SummarizeInput(text="Short text."), RecordingContext())
+    result = await summarizer(settings(chat.base_url)).run(
+        SummarizeInput(text="Short text."), RecordingContext()
+    )
     assert result.summary == "Done."
     first, second = chat.requests
     assert 1.0 <= second.at - first.at < 1.5
@@ -141,7 +144,9 @@ async def test_a_provider_that_stays_down_fails_the_job_after_the_attempts(chat:
 async def test_a_stream_cut_half_way_is_retried(chat: ScriptedChatServer) -> None:
     replies = iter([Reply("one two three four five", cut_after=2), Reply("Whole answer.")])
     chat.reset(lambda r: next(replies))
-    result = await summarizer(settings(chat.base_url)).run(SummarizeInput(text="Short text."), RecordingContext())
+    result = await summarizer(settings(chat.base_url)).run(
+        SummarizeInput(text="Short text."), RecordingContext()
+    )
     assert result.summary == "Whole answer."
     assert len(chat.requests) == 2
 
@@ -184,7 +189,8 @@ async def test_cancelling_the_job_mid_stream_closes_the_connection(chat: Scripte
         summarizer(settings(chat.base_url)).run(SummarizeInput(text="Short text."), RecordingContext())
     )
     await asyncio.sleep(0.6)  # the answer is streaming
-    assert len(chat.requests) == 1 and not chat.disconnects
+    assert len(chat.requests) == 1
+    assert not chat.disconnects
     job.cancel()
     with pytest.raises(asyncio.CancelledError):
         await job

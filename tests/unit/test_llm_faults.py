@@ -1,8 +1,8 @@
 """Retry timing, Retry-After parsing, answer parsing and the LLM operations' contract."""
 
 import random
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import pytest
 from jsonschema.validators import Draft202012Validator
