@@ -57,12 +57,16 @@ class MapReduce:
         self._done = 0
         self._planned = 1
         self._fraction = 0.0
+        self._publishing = asyncio.Lock()
 
     async def _step_done(self, message: str) -> None:
-        self._done += 1
-        # the plan is an upper estimate: the fraction only grows, and reaches 1 with the result
-        self._fraction = max(self._fraction, min(self._done / self._planned, 0.99))
-        await self._ctx.progress(self._fraction, message)
+        # One progress event at a time: concurrent publishes of one job's events can reach
+        # the read model out of order, where the older one would be dropped as stale.
+        async with self._publishing:
+            self._done += 1
+            # the plan is an upper estimate: the fraction only grows, and reaches 1 with the result
+            self._fraction = max(self._fraction, min(self._done / self._planned, 0.99))
+            await self._ctx.progress(self._fraction, message)
 
     async def run(self, pieces: Sequence[str], map_step: MapStep, combine_step: CombineStep) -> str:
         count = len(pieces)
