@@ -17,7 +17,7 @@ $(UV):
 install: $(UV)  ## install every dependency from uv.lock into .venv
 	$(UV) sync --frozen
 
-run: install  ## start the API, the NER worker and the projector (RabbitMQ and Redis must be up)
+run: install  ## start the API, the NER and LLM workers and the projector (RabbitMQ and Redis must be up)
 	$(RUN) python scripts/run.py
 
 test: install  ## the whole suite against the real RabbitMQ and Redis

@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from shared.schemas.llm import ExtractInput, ExtractResult, SummarizeInput, SummarizeResult
 from shared.schemas.ner import NerInput, NerResult
-from shared.schemas.topology import NER_QUEUE, QueueSpec
+from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, QueueSpec
 
 __all__ = ["OPERATIONS", "Operation"]
 
@@ -29,6 +30,20 @@ OPERATIONS: dict[str, Operation] = {
             input_model=NerInput,
             result_model=NerResult,
             description="Named entities (people, places, organisations, ...) in a text.",
+        ),
+        Operation(
+            name="llm.summarize",
+            queue=LLM_QUEUE,
+            input_model=SummarizeInput,
+            result_model=SummarizeResult,
+            description="Summary of a text of any length (map-reduce over chunks that fit the model).",
+        ),
+        Operation(
+            name="llm.extract",
+            queue=LLM_QUEUE,
+            input_model=ExtractInput,
+            result_model=ExtractResult,
+            description="JSON that validates against a given JSON Schema, extracted from a text.",
         ),
     )
 }

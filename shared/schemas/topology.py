@@ -15,6 +15,7 @@ __all__ = [
     "DELIVERY_LIMIT",
     "EVENTS_EXCHANGE",
     "JOBS_EXCHANGE",
+    "LLM_QUEUE",
     "NER_QUEUE",
     "PROJECTOR_QUEUE",
     "QUEUES",
@@ -97,6 +98,13 @@ NER_QUEUE = QueueSpec(
     description="Named-entity recognition jobs, consumed by services/ner.",
 )
 
+LLM_QUEUE = QueueSpec(
+    name="llm.jobs",
+    exchange=JOBS_EXCHANGE,
+    binding_keys=("llm.*",),
+    description="LLM orchestration jobs (summarize, extract), consumed by services/llm.",
+)
+
 PROJECTOR_QUEUE = QueueSpec(
     name="projector.events",
     exchange=EVENTS_EXCHANGE,
@@ -107,7 +115,7 @@ PROJECTOR_QUEUE = QueueSpec(
     description="Every job event, folded into the Redis read model by services/projector.",
 )
 
-QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, PROJECTOR_QUEUE)
+QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, LLM_QUEUE, PROJECTOR_QUEUE)
 """Every queue of the platform; all of them are declared by every service at start."""
 
 

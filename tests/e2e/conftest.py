@@ -7,7 +7,8 @@ import aio_pika
 import httpx
 import pytest
 
-from shared.schemas.topology import NER_QUEUE, PROJECTOR_QUEUE
+from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, PROJECTOR_QUEUE
+from tests.support.chat_server import ScriptedChatServer
 from tests.support.infra import Infra
 from tests.support.processes import ServiceProcess, free_port, wait_ready
 
@@ -54,21 +55,45 @@ def service_env(infra: Infra) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
+async def chat_server() -> AsyncIterator[ScriptedChatServer]:
+    """The LLM worker's provider: a Chat Completions server on 127.0.0.1, scripted per test."""
+    server = await ScriptedChatServer().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture(scope="session")
 def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("service-logs")
 
 
 @pytest.fixture(scope="session")
 async def stack(
-    service_env: dict[str, str], log_dir: Path, amqp: aio_pika.abc.AbstractRobustConnection, redis: object
+    service_env: dict[str, str],
+    log_dir: Path,
+    amqp: aio_pika.abc.AbstractRobustConnection,
+    redis: object,
+    chat_server: ScriptedChatServer,
 ) -> AsyncIterator[Stack]:
     port = free_port()
-    env = {**service_env, "API_PORT": str(port)}
-    services = {name: ServiceProcess(name, env, log_dir).start() for name in ("projector", "ner", "api")}
+    env = {
+        **service_env,
+        "API_PORT": str(port),
+        "LLM_BASE_URL": chat_server.base_url,
+        "LLM_MODEL": "e2e-model",
+        # small pieces so that a short text already takes several calls
+        "LLM_CONTEXT_TOKENS": "2048",
+        "LLM_CHUNK_TOKENS": "200",
+        "LLM_MAX_OUTPUT_TOKENS": "64",
+        "LLM_BACKOFF_BASE": "0.05",
+    }
+    names = ("projector", "ner", "llm", "api")
+    services = {name: ServiceProcess(name, env, log_dir).start() for name in names}
     stack = Stack(f"http://127.0.0.1:{port}", services, amqp)
     try:
         await asyncio.to_thread(wait_ready, stack.base_url, services["api"])
         await stack.wait_consuming(NER_QUEUE.name)
+        await stack.wait_consuming(LLM_QUEUE.name)
         await stack.wait_consuming(PROJECTOR_QUEUE.name)
         yield stack
     finally:

@@ -1,0 +1,4 @@
+from services.llm.app import app
+from shared.runtime import run_until_signalled
+
+run_until_signalled(app)
