@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from shared.schemas.ner import NerInput, NerResult
-from shared.schemas.topology import NER_QUEUE, QueueSpec
+from shared.schemas.ocr import OcrImageInput, OcrPdfInput, OcrResult
+from shared.schemas.topology import NER_QUEUE, OCR_QUEUE, QueueSpec
 
 __all__ = ["OPERATIONS", "Operation"]
 
@@ -29,6 +30,20 @@ OPERATIONS: dict[str, Operation] = {
             input_model=NerInput,
             result_model=NerResult,
             description="Named entities (people, places, organisations, ...) in a text.",
+        ),
+        Operation(
+            name="ocr.image",
+            queue=OCR_QUEUE,
+            input_model=OcrImageInput,
+            result_model=OcrResult,
+            description="Text of an uploaded image (PNG, JPEG, TIFF, WebP, BMP; TIFF frames are pages).",
+        ),
+        Operation(
+            name="ocr.pdf",
+            queue=OCR_QUEUE,
+            input_model=OcrPdfInput,
+            result_model=OcrResult,
+            description="Text of an uploaded PDF, page by page: its text layer where it has one, else OCR.",
         ),
     )
 }

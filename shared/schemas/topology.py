@@ -13,6 +13,7 @@ __all__ = [
     "EVENTS_EXCHANGE",
     "JOBS_EXCHANGE",
     "NER_QUEUE",
+    "OCR_QUEUE",
     "PROJECTOR_QUEUE",
     "QUEUES",
     "QueueSpec",
@@ -78,6 +79,13 @@ NER_QUEUE = QueueSpec(
     description="Named-entity recognition jobs, consumed by services/ner.",
 )
 
+OCR_QUEUE = QueueSpec(
+    name="ocr.jobs",
+    exchange=JOBS_EXCHANGE,
+    binding_keys=("ocr.*",),
+    description="OCR jobs (images and PDFs), consumed by services/ocr.",
+)
+
 PROJECTOR_QUEUE = QueueSpec(
     name="projector.events",
     exchange=EVENTS_EXCHANGE,
@@ -88,7 +96,7 @@ PROJECTOR_QUEUE = QueueSpec(
     description="Every job event, folded into the Redis read model by services/projector.",
 )
 
-QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, PROJECTOR_QUEUE)
+QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, OCR_QUEUE, PROJECTOR_QUEUE)
 """Every queue of the platform; all of them are declared by every service at start."""
 
 
