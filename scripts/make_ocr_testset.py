@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support import ocr_samples  # noqa: E402
+from tests.support import ocr_samples
 
 
 def main(target: Path) -> None:

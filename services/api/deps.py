@@ -8,10 +8,11 @@ from starlette.requests import HTTPConnection
 from services.api.auth import ApiKeys
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
+from shared.files import FileCatalog
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
 
-__all__ = ["HubDep", "PublisherDep", "SettingsDep", "StoreDep", "TenantDep"]
+__all__ = ["FilesDep", "HubDep", "PublisherDep", "SettingsDep", "StoreDep", "TenantDep"]
 
 
 def _state(conn: HTTPConnection) -> object:
@@ -30,6 +31,10 @@ def get_hub(conn: HTTPConnection) -> UpdateHub:
     return conn.app.state.hub  # type: ignore[no-any-return]
 
 
+def get_files(conn: HTTPConnection) -> FileCatalog:
+    return conn.app.state.files  # type: ignore[no-any-return]
+
+
 def get_settings(conn: HTTPConnection) -> ApiSettings:
     return conn.app.state.settings  # type: ignore[no-any-return]
 
@@ -45,5 +50,6 @@ def get_tenant(
 StoreDep = Annotated[JobStore, Depends(get_store)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 HubDep = Annotated[UpdateHub, Depends(get_hub)]
+FilesDep = Annotated[FileCatalog, Depends(get_files)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]

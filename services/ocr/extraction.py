@@ -18,7 +18,8 @@ from typing import TypeVar
 from services.ocr.documents import ImageDocument, PageContent, PdfDocument
 from services.ocr.engines import OcrEngine
 from shared.files import FileCatalog, FileMissing
-from shared.schemas import OcrImageInput, OcrPage, OcrPdfInput, OcrResult, StoredFile
+from shared.schemas import OcrImageInput, OcrPage, OcrPdfInput, OcrResult
+from shared.schemas.ocr import ACCEPTED_CONTENT_TYPES
 from shared.storage import StorageUnavailable
 from shared.worker import JobContext, JobFailure, TransientError
 
@@ -26,8 +27,6 @@ __all__ = ["TextExtractor"]
 
 T = TypeVar("T")
 Document = PdfDocument | ImageDocument
-
-IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/tiff", "image/webp", "image/bmp"})
 
 
 class TextExtractor:
@@ -51,34 +50,35 @@ class TextExtractor:
         self._ocr = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="ocr")
 
     async def run_image(self, job: OcrImageInput, ctx: JobContext) -> OcrResult:
-        info, data = await self._fetch(ctx.command.tenant, job.file_id)
-        if info.content_type not in IMAGE_TYPES:
-            raise JobFailure(
-                "unsupported_file_type", f"ocr.image needs an image; file {info.id} is {info.content_type}"
-            )
+        data = await self._fetch(ctx, job.file_id)
         document = await self._on_documents(
             lambda: ImageDocument(data, max_pages=self._max_pages, max_pixels=self._max_pixels)
         )
         return await self._extract(document, ctx)
 
     async def run_pdf(self, job: OcrPdfInput, ctx: JobContext) -> OcrResult:
-        info, data = await self._fetch(ctx.command.tenant, job.file_id)
-        if info.content_type != "application/pdf":
-            raise JobFailure(
-                "unsupported_file_type", f"ocr.pdf needs a PDF; file {info.id} is {info.content_type}"
-            )
+        data = await self._fetch(ctx, job.file_id)
         document = await self._on_documents(
             lambda: PdfDocument(data, max_pages=self._max_pages, max_pixels=self._max_pixels, dpi=self._dpi)
         )
         return await self._extract(document, ctx)
 
-    async def _fetch(self, tenant: str, file_id: str) -> tuple[StoredFile, bytes]:
+    async def _fetch(self, ctx: JobContext, file_id: str) -> bytes:
+        """The file's bytes, if it belongs to the job's tenant and suits the operation."""
+        operation = ctx.command.operation
         try:
-            return await self.files.content(tenant, file_id)
+            info, data = await self.files.content(ctx.command.tenant, file_id)
         except FileMissing as exc:
             raise JobFailure("file_not_found", f"no file {file_id} for this tenant") from exc
         except StorageUnavailable as exc:
             raise TransientError("storage_unavailable", f"file storage did not answer ({exc})") from exc
+        accepted = ACCEPTED_CONTENT_TYPES[operation]
+        if info.content_type not in accepted:
+            raise JobFailure(
+                "unsupported_file_type",
+                f"{operation} reads {', '.join(accepted)}; file {info.id} is {info.content_type}",
+            )
+        return data
 
     async def _extract(self, document: Document, ctx: JobContext) -> OcrResult:
         total = document.pages

@@ -8,10 +8,25 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["FILE_ID_PATTERN", "OcrImageInput", "OcrPage", "OcrPdfInput", "OcrResult"]
+__all__ = [
+    "ACCEPTED_CONTENT_TYPES",
+    "FILE_ID_PATTERN",
+    "OcrImageInput",
+    "OcrPage",
+    "OcrPdfInput",
+    "OcrResult",
+]
 
 FILE_ID_PATTERN = r"^[0-9a-f]{32}$"
 """File ids are uuid4 hex: safe as a path segment and an object key."""
+
+IMAGE_CONTENT_TYPES = ("image/png", "image/jpeg", "image/tiff", "image/webp", "image/bmp")
+
+ACCEPTED_CONTENT_TYPES: dict[str, tuple[str, ...]] = {
+    "ocr.image": IMAGE_CONTENT_TYPES,
+    "ocr.pdf": ("application/pdf",),
+}
+"""Which uploaded file types each operation reads."""
 
 _FILE_ID = Field(pattern=FILE_ID_PATTERN, description="Id returned by `POST /v1/files`.")
 

@@ -1,3 +1,4 @@
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,9 @@ def catalog(tmp_path: Path) -> FileCatalog:
 
 
 @pytest.fixture
-def extractor(ocr_engine: RapidOcrEngine, catalog: FileCatalog) -> TextExtractor:
+def extractor(ocr_engine: RapidOcrEngine, catalog: FileCatalog) -> Iterator[TextExtractor]:
     built = TextExtractor(
         ocr_engine, catalog, concurrency=2, max_pages=5, max_image_pixels=20_000_000, render_dpi=200
     )
-    yield built  # type: ignore[misc]
+    yield built
     built.close()

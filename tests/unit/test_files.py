@@ -1,3 +1,4 @@
+import asyncio
 import io
 from pathlib import Path
 
@@ -49,4 +50,4 @@ async def test_files_are_stored_per_tenant(tmp_path: Path) -> None:
     await catalog.delete("acme", info.id)
     with pytest.raises(FileMissing):
         await catalog.content("acme", info.id)
-    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert not [p for p in await asyncio.to_thread(lambda: list(tmp_path.rglob("*"))) if p.is_file()]

@@ -19,7 +19,8 @@ def test_character_error_rate_on_clean_renders_is_at_most_2_percent(ocr_engine: 
         edits, length = character_error_rate(found.text, sample.pages[0])
         errors, total = errors + edits, total + length
         report.append(f"{sample.name}: {edits}/{length} {found.text!r}")
-        assert found.confidence is not None and found.confidence > 0.8, report[-1]
+        assert found.confidence is not None
+        assert found.confidence > 0.8, report[-1]
         assert edits / length <= 0.05, report[-1]  # no single page far off, whatever the total
     print("\n".join(report))
     assert errors / total <= MAX_CER, f"CER {errors / total:.3%}:\n" + "\n".join(report)

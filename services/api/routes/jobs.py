@@ -4,8 +4,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from redis.exceptions import RedisError
 
-from services.api.deps import PublisherDep, SettingsDep, StoreDep, TenantDep
-from services.api.submission import SubmitJob, fingerprint, new_job
+from services.api.deps import FilesDep, PublisherDep, SettingsDep, StoreDep, TenantDep
+from services.api.submission import SubmitJob, check_input_file, fingerprint, new_job
 from shared.messaging import PublishFailed
 from shared.schemas import JobPage, JobStatus, JobView, ProgressView
 
@@ -21,6 +21,7 @@ NOT_FOUND = "no such job"
     summary="Submit a job",
     responses={
         401: {"description": "Missing or unknown API key"},
+        404: {"description": "The input names a file the caller does not have"},
         413: {"description": "Body over the size limit"},
         422: {"description": "Unknown operation or invalid input; names the field"},
         503: {"description": "The broker did not accept the job (nothing will run) or Redis is down"},
@@ -32,6 +33,7 @@ async def submit_job(
     store: StoreDep,
     publisher: PublisherDep,
     settings: SettingsDep,
+    files: FilesDep,
     response: Response,
     idempotency_key: Annotated[
         str | None,
@@ -39,6 +41,7 @@ async def submit_job(
     ] = None,
 ) -> JobView:
     command, queued = new_job(body, tenant)
+    await check_input_file(command, files)
     if idempotency_key:
         digest = fingerprint(body)
         seen = await store.remember_submission(
