@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-SERVICES = ("projector", "ner", "api")
+SERVICES = ("projector", "ner", "ocr", "api")
 
 
 def main() -> int:
