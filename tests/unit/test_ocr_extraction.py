@@ -1,6 +1,7 @@
 """The OCR domain code on real files from the generated set: text layers, scanned
 pages, one progress event per page, and every kind of bad input with its own code."""
 
+import asyncio
 import io
 
 import pytest
@@ -108,3 +109,30 @@ async def test_a_pdf_given_to_ocr_image_is_refused(extractor: TextExtractor, cat
     with pytest.raises(JobFailure) as failure:
         await extractor.run_image(OcrImageInput(file_id=file_id), ctx)
     assert failure.value.code == "unsupported_file_type"
+
+
+async def test_ocr_runs_off_the_event_loop(extractor: TextExtractor, catalog: FileCatalog) -> None:
+    """While pages are rendered and recognised, the loop keeps ticking (heartbeats, acks)."""
+    sample = ocr_samples.scanned_pdf()
+    file_id = await upload(catalog, "acme", sample.data, "application/pdf")
+    ctx, _ = job_context("acme", "ocr.pdf", {"file_id": file_id})
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal worst
+        while not done.is_set():
+            before = loop.time()
+            await asyncio.sleep(0.01)
+            worst = max(worst, loop.time() - before - 0.01)
+
+    ticking = asyncio.create_task(ticker())
+    started = loop.time()
+    result = await extractor.run_pdf(OcrPdfInput(file_id=file_id), ctx)
+    elapsed = loop.time() - started
+    done.set()
+    await ticking
+    assert [p.method for p in result.pages] == ["ocr", "ocr"]
+    assert elapsed > 0.5  # real work happened while we measured
+    assert worst < 0.25, f"the event loop stalled for {worst:.2f}s during {elapsed:.2f}s of OCR"
