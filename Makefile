@@ -8,7 +8,7 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: install run test test-unit test-integration test-e2e test-faults lint format check clean
+.PHONY: install run test test-unit test-integration test-e2e test-faults lint format check clean bench-ocr ocr-testset
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -39,6 +39,12 @@ lint: install  ## ruff (lint and format) and mypy, as CI runs them
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
+
+bench-ocr: install  ## OCR pages per second through the whole system vs the engine directly (not a test)
+	$(RUN) python scripts/bench_ocr.py
+
+ocr-testset: install  ## write the generated OCR test set to build/ocr-testset
+	$(RUN) python scripts/make_ocr_testset.py build/ocr-testset
 
 format: install
 	$(RUN) ruff format .

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-SERVICES = ("projector", "ner", "llm", "api")
+SERVICES = ("projector", "ner", "ocr", "llm", "api")
 
 
 def main() -> int:

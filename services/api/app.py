@@ -12,13 +12,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.api.auth import ApiKeys, parse_api_keys
 from services.api.limits import BodySizeLimit
-from services.api.routes import health, jobs, streams
+from services.api.routes import files, health, jobs, streams
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
 from shared.control import JobControl
+from shared.files import FileCatalog
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
 from shared.schemas import OPERATIONS
+from shared.storage import open_storage
 
 __all__ = ["create_app"]
 
@@ -54,6 +56,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.store = JobStore(redis)
         app.state.control = JobControl(redis)
         app.state.publisher = publisher
+        app.state.files = FileCatalog(open_storage())
         app.state.hub = hub
         try:
             yield
@@ -69,8 +72,12 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         description=f"Long-running jobs behind an HTTP API.\n\nOperations:\n{operations}",
         lifespan=lifespan,
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (health.router, jobs.router, streams.router):
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        per_path={"/v1/files": settings.max_upload_bytes + files.MULTIPART_OVERHEAD},
+    )
+    for router in (health.router, jobs.router, streams.router, files.router):
         app.include_router(router)
 
     @app.exception_handler(RedisConnectionError)

@@ -9,10 +9,11 @@ from services.api.auth import ApiKeys
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
 from shared.control import JobControl
+from shared.files import FileCatalog
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
 
-__all__ = ["ControlDep", "HubDep", "PublisherDep", "SettingsDep", "StoreDep", "TenantDep"]
+__all__ = ["ControlDep", "FilesDep", "HubDep", "PublisherDep", "SettingsDep", "StoreDep", "TenantDep"]
 
 
 def get_store(conn: HTTPConnection) -> JobStore:
@@ -31,6 +32,10 @@ def get_hub(conn: HTTPConnection) -> UpdateHub:
     return conn.app.state.hub  # type: ignore[no-any-return]
 
 
+def get_files(conn: HTTPConnection) -> FileCatalog:
+    return conn.app.state.files  # type: ignore[no-any-return]
+
+
 def get_settings(conn: HTTPConnection) -> ApiSettings:
     return conn.app.state.settings  # type: ignore[no-any-return]
 
@@ -47,5 +52,6 @@ StoreDep = Annotated[JobStore, Depends(get_store)]
 ControlDep = Annotated[JobControl, Depends(get_control)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 HubDep = Annotated[UpdateHub, Depends(get_hub)]
+FilesDep = Annotated[FileCatalog, Depends(get_files)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]

@@ -10,19 +10,25 @@ class _TooLarge(Exception):
 
 
 class BodySizeLimit:
-    """Answers 413 when Content-Length, or the bytes actually sent, exceed `max_bytes`."""
+    """Answers 413 when Content-Length, or the bytes actually sent, exceed `max_bytes`
+    (or the limit of the longest matching path prefix in `per_path`)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = sorted((per_path or {}).items(), key=lambda item: -len(item[0]))
+
+    def _limit(self, path: str) -> int:
+        return next((limit for prefix, limit in self.per_path if path.startswith(prefix)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self._limit(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._reject(send, max_bytes)
             return
         seen = 0
         started = False
@@ -32,7 +38,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise _TooLarge
             return message
 
@@ -45,10 +51,10 @@ class BodySizeLimit:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._reject(send)
+                await self._reject(send, max_bytes)
 
-    async def _reject(self, send: Send) -> None:
-        body = b'{"detail":"request body exceeds %d bytes"}' % self.max_bytes
+    async def _reject(self, send: Send, max_bytes: int) -> None:
+        body = b'{"detail":"request body exceeds %d bytes"}' % max_bytes
         await send(
             {
                 "type": "http.response.start",

@@ -17,6 +17,7 @@ class ApiSettings(CommonSettings):
         description="`tenant:key` pairs separated by commas; a key maps to exactly one tenant.",
     )
     max_body_bytes: int = Field(2 * 1024 * 1024, description="Larger request bodies get 413.")
+    max_upload_bytes: int = Field(50 * 1024 * 1024, description="Larger file uploads get 413.")
     idempotency_ttl: int = Field(24 * 3600, description="Seconds an Idempotency-Key is remembered.")
     cancel_ttl: int = Field(7 * 24 * 3600, description="Seconds a cancel request is remembered.")
     keepalive_seconds: float = Field(15.0, description="Idle seconds between SSE/WebSocket keep-alives.")

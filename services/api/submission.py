@@ -6,12 +6,15 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.files import FileCatalog, FileMissing
 from shared.schemas import OPERATIONS, SEQ_PER_ATTEMPT, JobCommand, Queued
+from shared.schemas.ocr import ACCEPTED_CONTENT_TYPES
 
-__all__ = ["SubmitJob", "fingerprint", "new_job"]
+__all__ = ["SubmitJob", "check_input_file", "fingerprint", "new_job"]
 
 
 class SubmitJob(BaseModel):
@@ -77,3 +80,28 @@ def new_job(body: SubmitJob, tenant: str) -> tuple[JobCommand, Queued]:
 def fingerprint(body: SubmitJob) -> str:
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def check_input_file(command: JobCommand, files: FileCatalog) -> None:
+    """A job that reads an uploaded file may name only the tenant's own file, of a type
+    the operation reads: 404 for another tenant's (or an unknown) file, 422 for the type."""
+    file_id = command.input.get("file_id")
+    if not isinstance(file_id, str):
+        return
+    try:
+        info = await files.info(command.tenant, file_id)
+    except FileMissing as exc:
+        raise HTTPException(404, f"no such file: {file_id}") from exc
+    accepted = ACCEPTED_CONTENT_TYPES.get(command.operation)
+    if accepted is not None and info.content_type not in accepted:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "unsupported_file_type",
+                    "loc": ("body", "input", "file_id"),
+                    "msg": f"{command.operation} reads {', '.join(accepted)}; "
+                    f"this file is {info.content_type}",
+                    "input": file_id,
+                }
+            ]
+        )

@@ -15,7 +15,9 @@ from shared.schemas.events import (
     Succeeded,
     parse_event,
 )
+from shared.schemas.files import SUPPORTED_CONTENT_TYPES, StoredFile
 from shared.schemas.ner import Entity, NerInput, NerResult
+from shared.schemas.ocr import OcrImageInput, OcrPage, OcrPdfInput, OcrResult
 from shared.schemas.operations import OPERATIONS, Operation
 from shared.schemas.views import JobPage, JobStatus, JobView, ProgressView
 
@@ -23,6 +25,7 @@ __all__ = [
     "OPERATIONS",
     "SCHEMA_VERSION",
     "SEQ_PER_ATTEMPT",
+    "SUPPORTED_CONTENT_TYPES",
     "TERMINAL_EVENT_TYPES",
     "Cancelled",
     "Entity",
@@ -35,12 +38,17 @@ __all__ = [
     "JobView",
     "NerInput",
     "NerResult",
+    "OcrImageInput",
+    "OcrPage",
+    "OcrPdfInput",
+    "OcrResult",
     "Operation",
     "Progress",
     "ProgressView",
     "Queued",
     "Retrying",
     "Started",
+    "StoredFile",
     "Succeeded",
     "parse_event",
 ]

@@ -6,7 +6,8 @@ from pydantic import BaseModel
 
 from shared.schemas.llm import ExtractInput, ExtractResult, SummarizeInput, SummarizeResult
 from shared.schemas.ner import NerInput, NerResult
-from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, QueueSpec
+from shared.schemas.ocr import OcrImageInput, OcrPdfInput, OcrResult
+from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, QueueSpec
 
 __all__ = ["OPERATIONS", "Operation"]
 
@@ -44,6 +45,20 @@ OPERATIONS: dict[str, Operation] = {
             input_model=ExtractInput,
             result_model=ExtractResult,
             description="JSON that validates against a given JSON Schema, extracted from a text.",
+        ),
+        Operation(
+            name="ocr.image",
+            queue=OCR_QUEUE,
+            input_model=OcrImageInput,
+            result_model=OcrResult,
+            description="Text of an uploaded image (PNG, JPEG, TIFF, WebP, BMP; TIFF frames are pages).",
+        ),
+        Operation(
+            name="ocr.pdf",
+            queue=OCR_QUEUE,
+            input_model=OcrPdfInput,
+            result_model=OcrResult,
+            description="Text of an uploaded PDF, page by page: its text layer where it has one, else OCR.",
         ),
     )
 }

@@ -17,6 +17,7 @@ __all__ = [
     "JOBS_EXCHANGE",
     "LLM_QUEUE",
     "NER_QUEUE",
+    "OCR_QUEUE",
     "PROJECTOR_QUEUE",
     "QUEUES",
     "QueueSpec",
@@ -105,6 +106,13 @@ LLM_QUEUE = QueueSpec(
     description="LLM orchestration jobs (summarize, extract), consumed by services/llm.",
 )
 
+OCR_QUEUE = QueueSpec(
+    name="ocr.jobs",
+    exchange=JOBS_EXCHANGE,
+    binding_keys=("ocr.*",),
+    description="OCR jobs (images and PDFs), consumed by services/ocr.",
+)
+
 PROJECTOR_QUEUE = QueueSpec(
     name="projector.events",
     exchange=EVENTS_EXCHANGE,
@@ -115,7 +123,7 @@ PROJECTOR_QUEUE = QueueSpec(
     description="Every job event, folded into the Redis read model by services/projector.",
 )
 
-QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, LLM_QUEUE, PROJECTOR_QUEUE)
+QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, OCR_QUEUE, LLM_QUEUE, PROJECTOR_QUEUE)
 """Every queue of the platform; all of them are declared by every service at start."""
 
 

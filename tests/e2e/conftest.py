@@ -7,7 +7,7 @@ import aio_pika
 import httpx
 import pytest
 
-from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, PROJECTOR_QUEUE
+from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, PROJECTOR_QUEUE
 from tests.support.chat_server import ScriptedChatServer
 from tests.support.infra import Infra
 from tests.support.processes import ServiceProcess, free_port, wait_ready
@@ -43,14 +43,24 @@ class Stack:
             await asyncio.sleep(0.2)
 
 
+UPLOAD_LIMIT = 1024 * 1024
+OCR_MAX_PAGES = 5
+
+
 @pytest.fixture(scope="session")
-def service_env(infra: Infra) -> dict[str, str]:
+def service_env(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {
         "AMQP_URL": infra.amqp_url,
         "REDIS_URL": infra.redis_url,
         "JOBS_API_KEYS": ",".join(f"{t}:{k}" for t, k in KEYS.items()),
         "NER_CHUNK_CHARS": "2000",
         "API_KEEPALIVE_SECONDS": "1",
+        # the API and the OCR worker share this directory, as services on one machine do
+        "STORAGE_BACKEND": "local",
+        "STORAGE_DIR": str(tmp_path_factory.mktemp("files")),
+        "API_MAX_UPLOAD_BYTES": str(UPLOAD_LIMIT),
+        "OCR_MAX_PAGES": str(OCR_MAX_PAGES),
+        "OCR_CONCURRENCY": "2",
     }
 
 
@@ -87,13 +97,14 @@ async def stack(
         "LLM_MAX_OUTPUT_TOKENS": "64",
         "LLM_BACKOFF_BASE": "0.05",
     }
-    names = ("projector", "ner", "llm", "api")
+    names = ("projector", "ner", "ocr", "llm", "api")
     services = {name: ServiceProcess(name, env, log_dir).start() for name in names}
     stack = Stack(f"http://127.0.0.1:{port}", services, amqp)
     try:
         await asyncio.to_thread(wait_ready, stack.base_url, services["api"])
         await stack.wait_consuming(NER_QUEUE.name)
         await stack.wait_consuming(LLM_QUEUE.name)
+        await stack.wait_consuming(OCR_QUEUE.name)
         await stack.wait_consuming(PROJECTOR_QUEUE.name)
         yield stack
     finally:

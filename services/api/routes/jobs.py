@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from redis.exceptions import RedisError
 
-from services.api.deps import ControlDep, HubDep, PublisherDep, SettingsDep, StoreDep, TenantDep
+from services.api.deps import ControlDep, FilesDep, HubDep, PublisherDep, SettingsDep, StoreDep, TenantDep
 from services.api.streaming import UpdateHub
-from services.api.submission import SubmitJob, fingerprint, new_job
+from services.api.submission import SubmitJob, check_input_file, fingerprint, new_job
 from shared.messaging import PublishFailed
 from shared.readmodel import JobStore
 from shared.schemas import Cancelled, JobPage, JobStatus, JobView, ProgressView
@@ -26,6 +26,7 @@ NOT_FOUND = "no such job"
     summary="Submit a job",
     responses={
         401: {"description": "Missing or unknown API key"},
+        404: {"description": "The input names a file the caller does not have"},
         413: {"description": "Body over the size limit"},
         422: {"description": "Unknown operation or invalid input; names the field"},
         503: {"description": "The broker did not accept the job (nothing will run) or Redis is down"},
@@ -38,6 +39,7 @@ async def submit_job(
     publisher: PublisherDep,
     hub: HubDep,
     settings: SettingsDep,
+    files: FilesDep,
     response: Response,
     idempotency_key: Annotated[
         str | None,
@@ -45,6 +47,7 @@ async def submit_job(
     ] = None,
 ) -> JobView:
     command, queued = new_job(body, tenant)
+    await check_input_file(command, files)
     if idempotency_key:
         digest = fingerprint(body)
         seen = await store.remember_submission(
