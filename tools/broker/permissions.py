@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from shared.schemas.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, EXCHANGES, JOBS_EXCHANGE, QueueSpec
 from tools.asyncapi.subscribers import Subscription
 
-__all__ = ["API_SERVICE", "Grant", "grants", "service_user"]
+__all__ = ["API_SERVICE", "Grant", "grants", "service_user", "tenant_grant"]
 
 API_SERVICE = "api"
 USER_PREFIX = "jobs-"
@@ -50,6 +50,13 @@ def exactly(names: Iterable[str]) -> str:
     """A permission regex matching exactly these names (`^$` matches nothing)."""
     unique = sorted(set(names))
     return "^(" + "|".join(re.escape(n) for n in unique) + ")$" if unique else "^$"
+
+
+def tenant_grant(user: str, tenant: str) -> Grant:
+    """A direct publisher: publish to `jobs`, nothing else (no declaring, no reading)."""
+    return Grant(
+        user=user, configure="^$", write=exactly([JOBS_EXCHANGE]), read="^$", role=f"tenant {tenant}"
+    )
 
 
 def grants(
@@ -77,8 +84,5 @@ def grants(
         )
         for service in sorted(consumed)
     ]
-    found += [
-        Grant(user=user, configure="^$", write=exactly([JOBS_EXCHANGE]), read="^$", role=f"tenant {tenant}")
-        for user, tenant in sorted(tenants.items())
-    ]
+    found += [tenant_grant(user, tenant) for user, tenant in sorted(tenants.items())]
     return found

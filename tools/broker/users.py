@@ -60,7 +60,8 @@ def main() -> int:
     for user, password in generated.items():
         print(f"created {user} with password {password} (shown once; store it as {password_variable(user)})")
     print(
-        f"\nSet JOBS_PLATFORM_BROKER_USERS={service_user(API_SERVICE)} on the workers (only the API names tenants)."
+        f"\nSet JOBS_PLATFORM_BROKER_USERS={service_user(API_SERVICE)} on the workers"
+        " (only the API names tenants)."
     )
     return 0
 
