@@ -14,7 +14,7 @@ NODE_TOOLS := tools/asyncapi/node_modules/.package-lock.json
 VIEWER_DIR := services/api/static/asyncapi
 VIEWER_PKG := tools/asyncapi/node_modules/@asyncapi/react-component
 
-.PHONY: install run test test-unit test-integration test-e2e test-faults lint format check clean \
+.PHONY: install run test test-unit test-contract test-integration test-e2e test-faults lint format check clean \
 	asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users
 
 $(UV):
@@ -28,10 +28,13 @@ run: install  ## start the API, the NER and LLM workers and the projector (Rabbi
 	$(RUN) python scripts/run.py
 
 test: install  ## the whole suite against the real RabbitMQ and Redis
-	$(RUN) pytest tests/unit tests/integration tests/e2e tests/faults
+	$(RUN) pytest tests/unit tests/contract tests/integration tests/e2e tests/faults
 
 test-unit: install
 	$(RUN) pytest tests/unit
+
+test-contract: install  ## asyncapi.yaml current and complete; released message samples still parse
+	$(RUN) pytest tests/contract
 
 test-integration: install
 	$(RUN) pytest tests/integration

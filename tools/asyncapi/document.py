@@ -24,7 +24,7 @@ from shared.schemas.topology import (
 )
 from tools.asyncapi.subscribers import Subscription
 
-__all__ = ["build_document"]
+__all__ = ["build_document", "event_models", "event_type_of", "examples_of"]
 
 AMQP_BINDING = "0.2.0"
 API_SERVICE = "api"
@@ -67,7 +67,7 @@ def _ref(kind: str, name: str) -> dict[str, str]:
     return {"$ref": f"#/components/{kind}/{name}"}
 
 
-def _examples(model: type[BaseModel]) -> list[dict[str, Any]]:
+def examples_of(model: type[BaseModel]) -> list[dict[str, Any]]:
     extra = model.model_config.get("json_schema_extra")
     examples = extra.get("examples") if isinstance(extra, dict) else None
     return [dict(e) for e in examples if isinstance(e, dict)] if isinstance(examples, list) else []
@@ -91,7 +91,7 @@ def _properties(message_type: str | None, message_id: str, user_id: str) -> dict
 
 
 def _command_message(op: Operation) -> dict[str, Any]:
-    example = {**_examples(JobCommand)[0], "operation": op.name, "input": _examples(op.input_model)[0]}
+    example = {**examples_of(JobCommand)[0], "operation": op.name, "input": examples_of(op.input_model)[0]}
     return {
         "name": f"command.{op.name}",
         "title": f"{op.name} job command",
@@ -120,17 +120,17 @@ def _command_message(op: Operation) -> dict[str, Any]:
     }
 
 
-def _event_models() -> list[type[BaseModel]]:
+def event_models() -> list[type[BaseModel]]:
     (union, *_) = get_args(JobEvent)
     return list(get_args(union))
 
 
-def _event_type(model: type[BaseModel]) -> str:
+def event_type_of(model: type[BaseModel]) -> str:
     return str(model.model_fields["type"].default)
 
 
 def _event_message(model: type[BaseModel], results: Sequence[type[BaseModel]]) -> dict[str, Any]:
-    event_type = _event_type(model)
+    event_type = event_type_of(model)
     payload: dict[str, Any] = _ref("schemas", model.__name__)
     if event_type == "succeeded" and results:
         payload = {
@@ -155,7 +155,7 @@ def _event_message(model: type[BaseModel], results: Sequence[type[BaseModel]]) -
             "The broker user of the publishing service.",
         ),
         "bindings": {"amqp": {"messageType": f"job.{event_type}", "bindingVersion": AMQP_BINDING}},
-        "examples": [{"name": event_type, "payload": example} for example in _examples(model)],
+        "examples": [{"name": event_type, "payload": example} for example in examples_of(model)],
     }
 
 
@@ -167,7 +167,7 @@ def _dead_letter_message() -> dict[str, Any]:
         "description": "\n".join(f"- `{code}`: {text}" for code, text in DEAD_LETTER_CODES.items()),
         "headers": _ref("schemas", DeadLetterHeaders.__name__),
         "payload": {"description": "The original body, byte for byte (it may not be JSON)."},
-        "examples": [{"name": "invalid_input", "headers": _examples(DeadLetterHeaders)[0]}],
+        "examples": [{"name": "invalid_input", "headers": examples_of(DeadLetterHeaders)[0]}],
     }
 
 
@@ -209,15 +209,15 @@ def build_document(
     subscriptions: Sequence[Subscription],
 ) -> dict[str, Any]:
     ops = [operations[name] for name in sorted(operations)]
-    events = _event_models()
+    events = event_models()
     results = list(dict.fromkeys(op.result_model for op in ops))
     messages: dict[str, Any] = {}
     for op in ops:
         messages[f"command.{op.name}"] = _command_message(op)
     for model in events:
-        messages[f"event.{_event_type(model)}"] = _event_message(model, results)
+        messages[f"event.{event_type_of(model)}"] = _event_message(model, results)
     messages["deadLetter"] = _dead_letter_message()
-    event_names = [f"event.{_event_type(m)}" for m in events]
+    event_names = [f"event.{event_type_of(m)}" for m in events]
     workers = sorted({s.service for s in subscriptions if s.exchange == JOBS_EXCHANGE})
 
     channels: dict[str, Any] = {}
@@ -289,7 +289,7 @@ def build_document(
             },
             "event": {
                 "description": "The event type.",
-                "schema": {"type": "string", "enum": [_event_type(m) for m in events]},
+                "schema": {"type": "string", "enum": [event_type_of(m) for m in events]},
             },
         },
         "bindings": {

@@ -1,0 +1,122 @@
+"""The generated AsyncAPI document: current, complete, free of credentials, and derived from
+the registries, so that a new operation, queue or service appears without editing the generator."""
+
+import json
+
+import yaml
+from pydantic import BaseModel, Field
+
+from shared.schemas import OPERATIONS, JobCommand, Operation, parse_event
+from shared.schemas.topology import JOBS_EXCHANGE, QUEUES, QueueSpec
+from tools.asyncapi.document import build_document, event_models, event_type_of
+from tools.asyncapi.generate import DOCUMENT_PATH, render
+from tools.asyncapi.subscribers import Subscription, discover_subscriptions
+
+DOC = yaml.safe_load(DOCUMENT_PATH.read_text())
+
+
+def message(ref: dict[str, str]) -> dict[str, object]:
+    return dict(DOC["components"]["messages"][ref["$ref"].rsplit("/", 1)[-1]])
+
+
+def test_the_committed_document_is_what_the_code_generates() -> None:
+    assert DOCUMENT_PATH.read_text() == render(), "run `make asyncapi` and commit asyncapi.yaml"
+
+
+def test_every_operation_can_be_submitted_with_its_example() -> None:
+    for name, op in OPERATIONS.items():
+        channel = DOC["channels"][f"jobs/{name}"]
+        assert channel["bindings"]["amqp"]["exchange"] == {
+            "name": JOBS_EXCHANGE,
+            "type": "topic",
+            "durable": True,
+            "autoDelete": False,
+        }
+        assert channel["x-routing-key"] == name
+        assert channel["publish"]["bindings"]["amqp"]["deliveryMode"] == 2
+        msg = message(channel["publish"]["message"])
+        assert "user_id" in msg["x-amqp-properties"]["required"]  # type: ignore[index]
+        for example in msg["examples"]:  # type: ignore[attr-defined]
+            command = JobCommand.model_validate(example["payload"])
+            assert command.operation == name
+            op.input_model.model_validate(command.input)
+
+
+def test_every_queue_and_its_dead_letter_queue_is_described_with_its_arguments() -> None:
+    consumers = {s.queue: s.service for s in discover_subscriptions()}
+    for spec in QUEUES:
+        channel = DOC["channels"][spec.name]
+        assert channel["bindings"]["amqp"]["queue"]["name"] == spec.name
+        assert channel["x-queue-arguments"] == spec.arguments
+        assert channel["x-bindings"] == [
+            {"exchange": spec.exchange, "routingKey": k} for k in spec.binding_keys
+        ]
+        assert channel["x-consumers"] == [consumers[spec.name]]
+        assert "publish" in channel
+        dlq = DOC["channels"][spec.dead_letter_queue]
+        assert dlq["x-bindings"] == [{"exchange": "jobs.dlx", "routingKey": spec.name}]
+        assert message(dlq["subscribe"]["message"])["headers"]
+
+
+def test_every_event_is_published_with_a_parsing_example() -> None:
+    channel = DOC["channels"]["job-events/{operation}.{event}"]
+    refs = channel["subscribe"]["message"]["oneOf"]
+    assert len(refs) == len(event_models())
+    assert channel["parameters"]["event"]["schema"]["enum"] == [event_type_of(m) for m in event_models()]
+    for ref in refs:
+        for example in message(ref)["examples"]:  # type: ignore[attr-defined]
+            parse_event(json.dumps(example["payload"]))
+
+
+def test_no_credentials_and_no_host_specific_address() -> None:
+    text = DOCUMENT_PATH.read_text()
+    for leak in ("amqp://", "guest", "password:", "127.0.0.1"):
+        assert leak not in text
+    assert DOC["servers"]["broker"]["url"] == "{host}:{port}"
+
+
+class OcrInput(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"pages": 3}]}}
+    pages: int = Field(ge=1)
+
+
+class OcrResult(BaseModel):
+    text: str
+
+
+def test_a_new_service_appears_without_editing_the_generator() -> None:
+    ocr_queue = QueueSpec(name="ocr.jobs", exchange=JOBS_EXCHANGE, binding_keys=("ocr.*",))
+    control = QueueSpec(name="ocr.control", exchange="job-control", binding_keys=("#",))
+    operations = {
+        **OPERATIONS,
+        "ocr.pages": Operation("ocr.pages", ocr_queue, OcrInput, OcrResult, "Text of scanned pages."),
+    }
+    subs = [
+        *discover_subscriptions(),
+        Subscription("ocr", "HandleOcrJob", "ocr.jobs", JOBS_EXCHANGE, "topic", "Runs OCR jobs."),
+        Subscription(
+            "ocr",
+            "HandleControl",
+            "ocr.control",
+            "job-control",
+            "fanout",
+            "Stops jobs.",
+            payload={"type": "object", "properties": {"job_id": {"type": "string"}}},
+        ),
+    ]
+    doc = build_document(operations, (*QUEUES, ocr_queue, control), subs)
+    assert doc["channels"]["jobs/ocr.pages"]["publish"]["operationId"] == "submit_ocr_pages"
+    assert doc["channels"]["ocr.jobs"]["publish"]["message"] == {
+        "$ref": "#/components/messages/command.ocr.pages"
+    }
+    assert doc["channels"]["ocr.jobs"]["x-consumers"] == ["ocr"]
+    assert "ocr.jobs.dlq" in doc["channels"]
+    assert (
+        "ocr.pages"
+        in doc["channels"]["job-events/{operation}.{event}"]["parameters"]["operation"]["schema"]["enum"]
+    )
+    assert "ocr" in doc["channels"]["job-events/{operation}.{event}"]["x-producers"]
+    assert {"OcrInput", "OcrResult"} <= doc["components"]["schemas"].keys()
+    # a queue whose messages shared/schemas does not describe: Propan's view of the handler
+    fallback = doc["components"]["messages"]["ocr.handle_control"]
+    assert fallback["payload"]["properties"] == {"job_id": {"type": "string"}}
