@@ -153,6 +153,9 @@ async def test_commands_without_a_known_identity_are_dead_lettered_and_touch_no_
     for job_id, code in by_id.items():
         assert found[job_id].headers["x-error-code"] == code
         assert found[job_id].headers["x-error-reason"]
+    stranger_letter = found[cases["unknown_publisher"][1]["job_id"]]
+    assert stranger_letter.headers["x-original-user-id"] == stranger.name
+    assert stranger.name in str(stranger_letter.headers["x-error-reason"])
     # a refused sender may not speak for the job it names: nothing recorded for anyone
     job = await wait_for_job(alpha, (await _good_job(direct_publishers, example)), within=60)
     assert job["id"]
