@@ -26,8 +26,8 @@ class Stack:
     base_url: str
     services: dict[str, ServiceProcess]
     amqp: aio_pika.abc.AbstractRobustConnection
-    amqp_user: str
-    """The broker user `amqp` logs in as (guest on a development broker)."""
+    amqp_user: str = "guest"
+    """The broker user `amqp` logs in as (guest on a development broker): a platform user."""
 
     def client(self, tenant: str = "alpha") -> httpx.AsyncClient:
         return httpx.AsyncClient(
