@@ -13,15 +13,31 @@ broker users may submit jobs:
 Any other command is refused: no `user_id`, an unknown user, or a tenant user naming
 another tenant. The default trusts `guest`, the only user of a development broker,
 so `make run` works unchanged; production sets both variables (see the README).
+
+Workers re-publish commands themselves (delayed retries, leases, handing a delivery
+back on shutdown), so their users are platform users too. A worker that hands back a
+message it has not checked yet names the original publisher in `FORWARDED_FOR_HEADER`,
+and the check then applies to that publisher: handing back cannot launder a message.
 """
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["IdentitySettings", "PublisherIdentities", "Refusal", "parse_broker_tenants"]
+__all__ = [
+    "FORWARDED_FOR_HEADER",
+    "IdentitySettings",
+    "PublisherIdentities",
+    "Refusal",
+    "parse_broker_tenants",
+]
+
+FORWARDED_FOR_HEADER = "x-publisher-user-id"
+"""Set by a platform service re-publishing someone else's message; honoured only when the
+message's `user_id` is a platform user (anyone else's copy of the header is ignored)."""
 
 
 class IdentitySettings(BaseSettings):
@@ -73,9 +89,14 @@ class PublisherIdentities:
         platform = filter(None, (u.strip() for u in settings.platform_broker_users.split(",")))
         return cls(platform, parse_broker_tenants(settings.broker_tenants))
 
-    def refusal(self, user_id: str | None, body: object) -> Refusal | None:
+    def refusal(
+        self, user_id: str | None, body: object, headers: Mapping[str, Any] | None = None
+    ) -> Refusal | None:
         """Why a command published by `user_id` with this (JSON-decoded) body must not run,
         or None when it may. A body that is no JSON object is left to envelope validation."""
+        forwarded = (headers or {}).get(FORWARDED_FOR_HEADER)
+        if user_id in self.platform_users and forwarded is not None:
+            user_id = forwarded.decode() if isinstance(forwarded, bytes) else str(forwarded)
         if not user_id:
             return Refusal(
                 "missing_user_id",

@@ -13,6 +13,7 @@ import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 from yarl import URL
 
+from shared.identity import FORWARDED_FOR_HEADER
 from shared.schemas import JobCommand, JobEvent
 from shared.schemas.topology import (
     DEAD_LETTER_EXCHANGE,
@@ -142,6 +143,9 @@ class Publisher:
         headers = {
             k: v for k, v in (message.headers or {}).items() if k not in ("x-delivery-count", "x-death")
         }
+        if message.user_id != self.user_id or FORWARDED_FOR_HEADER not in headers:
+            # It comes back with our user_id: name who really published it (shared/identity.py).
+            headers[FORWARDED_FOR_HEADER] = message.user_id or ""
         await self._publish_delayed(
             message.routing_key or "",
             message.body,

@@ -239,7 +239,7 @@ class JobRunner:
             return
         # Publisher identity (shared/identity.py): dead-letter only, never fail the job the
         # message names, since its sender may not speak for that job.
-        refusal = self.identities.refusal(message.user_id, raw)
+        refusal = self.identities.refusal(message.user_id, raw, message.headers)
         if refusal is not None:
             log.warning("refusing message %s: %s: %s", message.message_id, refusal.code, refusal.reason)
             dead_letter = self.publisher.dead_letter(self.queue, message, refusal.code, refusal.reason)

@@ -14,7 +14,6 @@ __all__ = [
     "DELAY_LEVELS",
     "DELIVERY_LIMIT",
     "EVENTS_EXCHANGE",
-    "EXCHANGES",
     "JOBS_EXCHANGE",
     "LLM_QUEUE",
     "NER_QUEUE",
@@ -41,14 +40,6 @@ binding arguments that start with `x-` when matching headers).
 A delayed message keeps its routing key (the operation), and when its per-message TTL
 runs out its queue dead-letters it to `jobs` with that key: a retry without any sleep
 in a consumer."""
-
-EXCHANGES: dict[str, str] = {
-    JOBS_EXCHANGE: "topic",
-    EVENTS_EXCHANGE: "topic",
-    DEAD_LETTER_EXCHANGE: "direct",
-    DELAY_EXCHANGE: "headers",
-}
-"""Every exchange of the platform with its type; all durable, declared by every service."""
 
 DELAY_LEVELS: tuple[float, ...] = (0.0, 1.0, 5.0, 30.0, 60.0, 120.0, 600.0)
 """Seconds of delay of each level. Messages of one level have similar TTLs, so the

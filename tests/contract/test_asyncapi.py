@@ -11,6 +11,7 @@ from shared.schemas.topology import JOBS_EXCHANGE, QUEUES, QueueSpec
 from tools.asyncapi.document import build_document, event_models, event_type_of
 from tools.asyncapi.generate import DOCUMENT_PATH, render
 from tools.asyncapi.subscribers import Subscription, discover_subscriptions
+from tools.asyncapi.topology import Binding, DeclaredQueue, declared_topology
 
 DOC = yaml.safe_load(DOCUMENT_PATH.read_text())
 
@@ -104,7 +105,13 @@ def test_a_new_service_appears_without_editing_the_generator() -> None:
             payload={"type": "object", "properties": {"job_id": {"type": "string"}}},
         ),
     ]
-    doc = build_document(operations, (*QUEUES, ocr_queue, control), subs)
+    topology = declared_topology()  # as if declare_topology also declared the two new queues
+    for spec in (ocr_queue, control):
+        bindings = [Binding(spec.exchange, key) for key in spec.binding_keys]
+        topology.queues[spec.name] = DeclaredQueue(spec.name, spec.arguments, bindings)
+        dlq_binding = [Binding("jobs.dlx", spec.name)]
+        topology.queues[spec.dead_letter_queue] = DeclaredQueue(spec.dead_letter_queue, {}, dlq_binding)
+    doc = build_document(operations, (*QUEUES, ocr_queue, control), topology, subs)
     assert doc["channels"]["jobs/ocr.pages"]["publish"]["operationId"] == "submit_ocr_pages"
     assert doc["channels"]["ocr.jobs"]["publish"]["message"] == {
         "$ref": "#/components/messages/command.ocr.pages"
@@ -120,3 +127,14 @@ def test_a_new_service_appears_without_editing_the_generator() -> None:
     # a queue whose messages shared/schemas does not describe: Propan's view of the handler
     fallback = doc["components"]["messages"]["ocr.handle_control"]
     assert fallback["payload"]["properties"] == {"job_id": {"type": "string"}}
+
+
+def test_everything_declare_topology_declares_is_in_the_document() -> None:
+    topology = declared_topology()
+    for name, queue in topology.queues.items():
+        channel = DOC["channels"][name]
+        assert channel["x-queue-arguments"] == queue.arguments
+        assert channel["x-bindings"] == [b.describe() for b in queue.bindings]
+    text = DOCUMENT_PATH.read_text()
+    for exchange in topology.exchanges:
+        assert f"exchange: {exchange}\n" in text or f"name: {exchange}\n" in text, exchange

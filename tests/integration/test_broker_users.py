@@ -2,7 +2,9 @@
 job and nothing else. Run in the test vhost only, with uniquely named throwaway users
 (broker users are global), deleted afterwards."""
 
+import asyncio
 import dataclasses
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -10,14 +12,17 @@ from urllib.parse import unquote, urlparse
 
 import aio_pika
 import pytest
+from aio_pika.abc import AbstractIncomingMessage as IncomingMessage
 from aiormq.exceptions import ChannelAccessRefused
 from yarl import URL
 
+from shared.identity import FORWARDED_FOR_HEADER, PublisherIdentities
 from shared.messaging import Publisher, declare_topology
 from shared.schemas import JobCommand
-from shared.schemas.topology import EVENTS_EXCHANGE, JOBS_EXCHANGE, NER_QUEUE, PROJECTOR_QUEUE, QUEUES
+from shared.schemas.topology import EVENTS_EXCHANGE, JOBS_EXCHANGE, NER_QUEUE, PROJECTOR_QUEUE
 from tests.support.infra import Infra
 from tools.asyncapi.subscribers import discover_subscriptions
+from tools.asyncapi.topology import declared_topology
 from tools.broker.permissions import Grant, grants
 from tools.broker.rabbitmqctl import Rabbitmqctl
 from tools.broker.users import apply_grants
@@ -42,7 +47,7 @@ def users(infra: Infra) -> Iterator[Users]:
     prefix = f"test-{uuid.uuid4().hex[:8]}-"
     wanted = [
         dataclasses.replace(g, user=prefix + g.user)
-        for g in grants(QUEUES, discover_subscriptions(), {"acme-publisher": "acme"})
+        for g in grants(declared_topology(), discover_subscriptions(), {"acme-publisher": "acme"})
     ]
     try:
         passwords = apply_grants(ctl, _vhost(infra.amqp_url), wanted)
@@ -129,3 +134,50 @@ async def test_a_worker_user_declares_the_topology_consumes_its_queue_but_cannot
 
 def test_applying_again_changes_nothing_but_permissions(users: Users, infra: Infra) -> None:
     assert apply_grants(Rabbitmqctl(), _vhost(infra.amqp_url), users.grants) == {}
+
+
+async def _take(channel: aio_pika.abc.AbstractChannel, queue: str, message_id: str) -> IncomingMessage:
+    source = await channel.declare_queue(queue, passive=True)
+    deadline = asyncio.get_running_loop().time() + 10
+    while asyncio.get_running_loop().time() < deadline:
+        message = await source.get(fail=False)
+        if message is None:
+            await asyncio.sleep(0.05)
+        elif message.message_id == message_id:
+            return message
+        else:
+            await message.nack(requeue=True)
+    raise AssertionError(f"message {message_id} never reached {queue}")
+
+
+async def test_a_message_handed_back_keeps_its_publishers_identity(
+    users: Users, topology: None, infra: Infra
+) -> None:
+    """A worker hands a delivery back (on shutdown) before checking it: it returns with the
+    worker's user_id, and must still be judged as its original publisher's."""
+    tenant_user = str(URL(users.url["tenant"]).user)
+    job_id = str(uuid.uuid4())
+    connection = await aio_pika.connect(users.url["tenant"])
+    async with connection:
+        channel = await connection.channel()
+        jobs = await channel.get_exchange(JOBS_EXCHANGE, ensure=False)
+        body = _command("globex")  # not the tenant this user maps to
+        await jobs.publish(
+            aio_pika.Message(body, user_id=tenant_user, message_id=job_id), routing_key="ner.entities"
+        )
+    worker = await Publisher.connect(infra.amqp_url, name="test-hand-back")  # guest: a platform user
+    try:
+        channel = await worker.connection.channel()
+        first = await _take(channel, NER_QUEUE.name, job_id)
+        await worker.hand_back(first)
+        await first.ack()
+        again = await _take(channel, NER_QUEUE.name, job_id)  # via jobs.delay, back through `jobs`
+        await again.ack()
+    finally:
+        await worker.close()
+    assert again.user_id == worker.user_id
+    assert again.headers[FORWARDED_FOR_HEADER] == tenant_user
+    identities = PublisherIdentities([worker.user_id], {tenant_user: "acme"})
+    refused = identities.refusal(again.user_id, json.loads(again.body), again.headers)
+    assert refused is not None
+    assert refused.code == "tenant_mismatch"

@@ -58,3 +58,24 @@ def test_malformed_tenant_maps_are_refused(spec: str) -> None:
 def test_a_user_cannot_be_both_kinds() -> None:
     with pytest.raises(ValueError, match="both"):
         PublisherIdentities(["u"], {"u": "t"})
+
+
+def test_a_platform_user_forwarding_a_message_is_judged_as_the_original_publisher() -> None:
+    forwarded = {"x-publisher-user-id": "acme-publisher"}
+    assert IDS.refusal("jobs-api", {"tenant": "acme"}, forwarded) is None
+    laundered = IDS.refusal("jobs-api", {"tenant": "globex"}, forwarded)
+    assert laundered is not None
+    assert laundered.code == "tenant_mismatch"
+    nobody = IDS.refusal("jobs-api", {"tenant": "acme"}, {"x-publisher-user-id": ""})
+    assert nobody is not None
+    assert nobody.code == "missing_user_id"
+    stranger = IDS.refusal("jobs-api", {"tenant": "acme"}, {"x-publisher-user-id": b"eve"})
+    assert stranger is not None
+    assert stranger.code == "unknown_publisher"
+
+
+def test_only_platform_users_can_forward() -> None:
+    claim = {"x-publisher-user-id": "jobs-api"}
+    refused = IDS.refusal("acme-publisher", {"tenant": "globex"}, claim)
+    assert refused is not None
+    assert refused.code == "tenant_mismatch"

@@ -3,7 +3,8 @@
 Point of view: the platform as one application. Clients *publish* job commands (and
 the platform's consumers read their queues); the platform sends job events and dead
 letters, which clients may *subscribe* to. Everything comes from the registries
-(`OPERATIONS`, `QUEUES`, `EXCHANGES`, the event models) and from the Propan handlers,
+(`OPERATIONS`, `QUEUES`, the event models), from the topology as `declare_topology` declares
+it (tools/asyncapi/topology.py) and from the Propan handlers,
 so a new operation, queue or service appears here without editing this module.
 """
 
@@ -18,11 +19,11 @@ from shared.schemas.deadletters import DEAD_LETTER_CODES, DeadLetterHeaders
 from shared.schemas.topology import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
-    EXCHANGES,
     JOBS_EXCHANGE,
     QueueSpec,
 )
 from tools.asyncapi.subscribers import Subscription
+from tools.asyncapi.topology import DeclaredQueue, Topology
 
 __all__ = ["build_document", "event_models", "event_type_of", "examples_of"]
 
@@ -73,8 +74,8 @@ def examples_of(model: type[BaseModel]) -> list[dict[str, Any]]:
     return [dict(e) for e in examples if isinstance(e, dict)] if isinstance(examples, list) else []
 
 
-def _exchange(name: str) -> dict[str, Any]:
-    return {"name": name, "type": EXCHANGES.get(name, "topic"), "durable": True, "autoDelete": False}
+def _exchange(name: str, topology: Topology) -> dict[str, Any]:
+    return {"name": name, "type": topology.exchanges[name], "durable": True, "autoDelete": False}
 
 
 def _properties(message_type: str | None, message_id: str, user_id: str) -> dict[str, Any]:
@@ -182,7 +183,7 @@ def _fallback_message(sub: Subscription) -> dict[str, Any]:
 
 
 def _queue_channel(
-    queue: str, description: str, arguments: Mapping[str, Any], bindings: list[dict[str, str]]
+    queue: str, description: str, arguments: Mapping[str, Any], bindings: list[dict[str, Any]]
 ) -> dict[str, Any]:
     return {
         "description": description,
@@ -198,6 +199,38 @@ def _queue_channel(
     }
 
 
+def _dead_letter_channel(spec: QueueSpec, declared: DeclaredQueue | None) -> dict[str, Any]:
+    return {
+        **_queue_channel(
+            spec.dead_letter_queue,
+            f"Messages from `{spec.name}` that could not be processed, with the reason.",
+            declared.arguments if declared else spec.dead_letter_arguments,
+            [b.describe() for b in declared.bindings] if declared else [],
+        ),
+        "subscribe": {
+            "operationId": f"dead_letters_{spec.name.replace('.', '_')}",
+            "message": _ref("messages", "deadLetter"),
+        },
+    }
+
+
+def _declared_description(declared: DeclaredQueue | None) -> str:
+    """For a queue the topology declares without a `QueueSpec` (e.g. the delay queues)."""
+    if declared is None:
+        return ""
+    text = "Declared by every service at start (`shared/messaging.declare_topology`)."
+    target = declared.arguments.get("x-dead-letter-exchange")
+    if target == JOBS_EXCHANGE:
+        text += (
+            f" Nobody consumes it: each message waits out its own TTL (`expiration`), then the broker"
+            f" dead-letters it to `{JOBS_EXCHANGE}` with its routing key, so the job's queue gets it"
+            " again. Holds job commands (delayed retries, leases, deliveries handed back)."
+        )
+    elif target:
+        text += f" Its messages are dead-lettered to `{target}`."
+    return text
+
+
 def _one_of(names: Sequence[str]) -> dict[str, Any]:
     refs = [_ref("messages", name) for name in names]
     return refs[0] if len(refs) == 1 else {"oneOf": refs}
@@ -206,8 +239,10 @@ def _one_of(names: Sequence[str]) -> dict[str, Any]:
 def build_document(
     operations: Mapping[str, Operation],
     queues: Sequence[QueueSpec],
+    topology: Topology,
     subscriptions: Sequence[Subscription],
 ) -> dict[str, Any]:
+    """`queues` gives names and descriptions; `topology` is what is actually declared."""
     ops = [operations[name] for name in sorted(operations)]
     events = event_models()
     results = list(dict.fromkeys(op.result_model for op in ops))
@@ -229,7 +264,7 @@ def build_document(
             "bindings": {
                 "amqp": {
                     "is": "routingKey",
-                    "exchange": _exchange(JOBS_EXCHANGE),
+                    "exchange": _exchange(JOBS_EXCHANGE, topology),
                     "bindingVersion": AMQP_BINDING,
                 }
             },
@@ -244,27 +279,32 @@ def build_document(
         }
 
     specs = {spec.name: spec for spec in queues}
+    dead_letter_queues = {spec.dead_letter_queue: spec for spec in queues}
     consumed = {s.queue for s in subscriptions}
-    for name in [*specs, *sorted(consumed - specs.keys())]:
-        spec = specs.get(name)
+    undeclared = sorted(consumed - topology.queues.keys())  # a handler's own queue: Propan's view only
+    for name in [*topology.queues, *undeclared]:
+        declared = topology.queues.get(name)
         subs = [s for s in subscriptions if s.queue == name]
-        if spec is not None:
-            keys = spec.binding_keys
-            exchange, arguments, text = spec.exchange, spec.arguments, spec.description
-        else:  # a handler's own queue that the topology does not list: Propan's view only
-            exchange, arguments, text, keys = subs[0].exchange or "", {}, "", ()
-        if exchange == JOBS_EXCHANGE:
+        if name in dead_letter_queues:
+            channels[name] = _dead_letter_channel(dead_letter_queues[name], declared)
+            continue
+        spec = specs.get(name)
+        if declared is not None:
+            bindings, arguments = [b.describe() for b in declared.bindings], declared.arguments
+        else:
+            bindings, arguments = [{"exchange": subs[0].exchange or ""}], {}
+        exchanges = {b["exchange"] for b in bindings}
+        if JOBS_EXCHANGE in exchanges:
             names = [f"command.{op.name}" for op in ops if op.queue.name == name]
-        elif exchange == EVENTS_EXCHANGE:
+        elif EVENTS_EXCHANGE in exchanges:
             names = event_names
         else:
             names = []
             for sub in subs:
                 messages[f"{sub.service}.{sub.operation_id}"] = _fallback_message(sub)
                 names.append(f"{sub.service}.{sub.operation_id}")
-        channel = _queue_channel(
-            name, text, arguments, [{"exchange": exchange, "routingKey": key} for key in keys]
-        )
+        text = spec.description if spec is not None else _declared_description(declared)
+        channel = _queue_channel(name, text, arguments, bindings)
         channel["x-consumers"] = sorted({s.service for s in subs})
         if spec is not None:
             channel["x-dead-letter-queue"] = spec.dead_letter_queue
@@ -295,7 +335,7 @@ def build_document(
         "bindings": {
             "amqp": {
                 "is": "routingKey",
-                "exchange": _exchange(EVENTS_EXCHANGE),
+                "exchange": _exchange(EVENTS_EXCHANGE, topology),
                 "bindingVersion": AMQP_BINDING,
             }
         },
@@ -306,20 +346,6 @@ def build_document(
             "message": _one_of(event_names),
         },
     }
-
-    for spec in queues:
-        channels[spec.dead_letter_queue] = {
-            **_queue_channel(
-                spec.dead_letter_queue,
-                f"Messages from `{spec.name}` that could not be processed, with the reason.",
-                spec.dead_letter_arguments,
-                [{"exchange": DEAD_LETTER_EXCHANGE, "routingKey": spec.name}],
-            ),
-            "subscribe": {
-                "operationId": f"dead_letters_{spec.name.replace('.', '_')}",
-                "message": _ref("messages", "deadLetter"),
-            },
-        }
 
     schema_models: list[type[BaseModel]] = [JobCommand, JobError, DeadLetterHeaders, *events]
     for op in ops:

@@ -12,6 +12,7 @@ from shared.schemas import OPERATIONS
 from shared.schemas.topology import QUEUES
 from tools.asyncapi.document import build_document
 from tools.asyncapi.subscribers import discover_subscriptions
+from tools.asyncapi.topology import declared_topology
 
 __all__ = ["DOCUMENT_PATH", "render"]
 
@@ -40,7 +41,7 @@ _Dumper.add_representer(str, _str)
 
 
 def render() -> str:
-    document = build_document(OPERATIONS, QUEUES, discover_subscriptions())
+    document = build_document(OPERATIONS, QUEUES, declared_topology(), discover_subscriptions())
     body = yaml.dump(_without_none(document), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     return HEADER + body
 

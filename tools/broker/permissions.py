@@ -16,16 +16,21 @@ read (consume from a queue; bind *from* an exchange).
   Publishing to queues directly would need write on the default exchange, which
   nobody gets.
 - Write on exchanges and read on queues are per role: the API publishes commands
-  and `queued` events; a worker publishes events and dead letters (never commands);
-  every consumer reads only its own queues.
+  and `queued` events; a worker publishes events, dead letters and delayed commands
+  (retries, leases, hand-backs, through `jobs.delay`, never to `jobs` itself); every
+  consumer reads only its own queues.
+
+The names come from the topology as `declare_topology` declares it
+(tools/asyncapi/topology.py), so a new queue or exchange is covered without editing this.
 """
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from shared.schemas.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, EXCHANGES, JOBS_EXCHANGE, QueueSpec
+from shared.schemas.topology import DEAD_LETTER_EXCHANGE, DELAY_EXCHANGE, EVENTS_EXCHANGE, JOBS_EXCHANGE
 from tools.asyncapi.subscribers import Subscription
+from tools.asyncapi.topology import Topology
 
 __all__ = ["API_SERVICE", "Grant", "grants", "service_user", "tenant_grant"]
 
@@ -40,6 +45,8 @@ class Grant:
     write: str
     read: str
     role: str
+    platform: bool = False
+    """A platform service whose commands may name any tenant (JOBS_PLATFORM_BROKER_USERS)."""
 
 
 def service_user(service: str) -> str:
@@ -60,12 +67,11 @@ def tenant_grant(user: str, tenant: str) -> Grant:
 
 
 def grants(
-    queues: Sequence[QueueSpec], subscriptions: Sequence[Subscription], tenants: Mapping[str, str]
+    topology: Topology, subscriptions: Sequence[Subscription], tenants: Mapping[str, str]
 ) -> list[Grant]:
     """One grant per service (the API and every Propan service) and per tenant user."""
-    queue_names = [n for spec in queues for n in (spec.name, spec.dead_letter_queue)]
-    queue_names += [s.queue for s in subscriptions]
-    topology = [*EXCHANGES, *queue_names]
+    queue_names = [*topology.queues, *(s.queue for s in subscriptions)]
+    names = [*topology.exchanges, *queue_names]
     consumed: dict[str, set[str]] = {API_SERVICE: set()}
     publishes: dict[str, set[str]] = {API_SERVICE: {JOBS_EXCHANGE, EVENTS_EXCHANGE}}
     for sub in subscriptions:
@@ -73,14 +79,15 @@ def grants(
         out = publishes.setdefault(sub.service, set())
         out.add(DEAD_LETTER_EXCHANGE)  # every consumer parks what it cannot process
         if sub.exchange == JOBS_EXCHANGE:
-            out.add(EVENTS_EXCHANGE)  # a worker reports its jobs' events
+            out |= {EVENTS_EXCHANGE, DELAY_EXCHANGE}  # a worker reports events, re-queues commands
     found = [
         Grant(
             user=service_user(service),
-            configure=exactly(topology),
+            configure=exactly(names),
             write=exactly([*publishes[service], *queue_names]),
-            read=exactly([*consumed[service], *EXCHANGES]),
+            read=exactly([*consumed[service], *topology.exchanges]),
             role=f"service {service}",
+            platform=bool(publishes[service] & {JOBS_EXCHANGE, DELAY_EXCHANGE}),
         )
         for service in sorted(consumed)
     ]

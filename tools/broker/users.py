@@ -14,9 +14,9 @@ import secrets
 import sys
 
 from shared.identity import IdentitySettings, parse_broker_tenants
-from shared.schemas.topology import QUEUES
 from tools.asyncapi.subscribers import discover_subscriptions
-from tools.broker.permissions import API_SERVICE, Grant, grants, service_user
+from tools.asyncapi.topology import declared_topology
+from tools.broker.permissions import Grant, grants
 from tools.broker.rabbitmqctl import Rabbitmqctl
 
 __all__ = ["apply_grants", "password_variable"]
@@ -51,7 +51,7 @@ def main() -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the permissions, change nothing")
     args = parser.parse_args()
     tenants = parse_broker_tenants(IdentitySettings().broker_tenants)
-    wanted = grants(QUEUES, discover_subscriptions(), tenants)
+    wanted = grants(declared_topology(), discover_subscriptions(), tenants)
     for g in wanted:
         print(f"{g.user:24} {g.role:22} configure={g.configure} write={g.write} read={g.read}")
     if args.dry_run:
@@ -59,10 +59,8 @@ def main() -> int:
     generated = apply_grants(Rabbitmqctl(), args.vhost, wanted)
     for user, password in generated.items():
         print(f"created {user} with password {password} (shown once; store it as {password_variable(user)})")
-    print(
-        f"\nSet JOBS_PLATFORM_BROKER_USERS={service_user(API_SERVICE)} on the workers"
-        " (only the API names tenants)."
-    )
+    platform = ",".join(g.user for g in wanted if g.platform)
+    print(f"\nSet JOBS_PLATFORM_BROKER_USERS={platform} on the workers (the users that publish commands).")
     return 0
 
 
