@@ -10,6 +10,7 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY shared ./shared
 COPY services ./services
+COPY asyncapi.yaml ./
 ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1
 RUN mkdir -p /data/files && chown nobody /data/files
 USER nobody

@@ -8,7 +8,14 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: install run test test-unit test-integration test-e2e test-faults lint format check clean bench-ocr ocr-testset
+# The AsyncAPI tools (official parser, viewer) come from npm, pinned by tools/asyncapi/package-lock.json.
+# --ignore-scripts: nothing runs at install (one dependency's postinstall only reports telemetry).
+NODE_TOOLS := tools/asyncapi/node_modules/.package-lock.json
+VIEWER_DIR := services/api/static/asyncapi
+VIEWER_PKG := tools/asyncapi/node_modules/@asyncapi/react-component
+
+.PHONY: install run test test-unit test-contract test-integration test-e2e test-faults lint format check clean \
+	asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr ocr-testset
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -21,10 +28,13 @@ run: install  ## start the API, the NER and LLM workers and the projector (Rabbi
 	$(RUN) python scripts/run.py
 
 test: install  ## the whole suite against the real RabbitMQ and Redis
-	$(RUN) pytest tests/unit tests/integration tests/e2e tests/faults
+	$(RUN) pytest tests/unit tests/contract tests/integration tests/e2e tests/faults
 
 test-unit: install
 	$(RUN) pytest tests/unit
+
+test-contract: install  ## asyncapi.yaml current and complete; released message samples still parse
+	$(RUN) pytest tests/contract
 
 test-integration: install
 	$(RUN) pytest tests/integration
@@ -46,6 +56,28 @@ bench-ocr: install  ## OCR pages per second through the whole system vs the engi
 ocr-testset: install  ## write the generated OCR test set to build/ocr-testset
 	$(RUN) python scripts/make_ocr_testset.py build/ocr-testset
 
+asyncapi: install  ## regenerate asyncapi.yaml from shared/schemas and the services' handlers
+	$(RUN) python -m tools.asyncapi.generate
+
+$(NODE_TOOLS): tools/asyncapi/package.json tools/asyncapi/package-lock.json
+	npm ci --prefix tools/asyncapi --ignore-scripts --no-audit --no-fund
+
+asyncapi-tools: $(NODE_TOOLS)
+
+asyncapi-check: install asyncapi-tools  ## fail if asyncapi.yaml is stale, or invalid for the official AsyncAPI parser
+	$(RUN) python -m tools.asyncapi.generate --check
+	node tools/asyncapi/validate.mjs asyncapi.yaml
+
+asyncapi-viewer: asyncapi-tools  ## copy the AsyncAPI viewer (script, styles, licence) served at /asyncapi
+	mkdir -p $(VIEWER_DIR)
+	cp $(VIEWER_PKG)/browser/standalone/index.js $(VIEWER_DIR)/asyncapi-react.js
+	cp $(VIEWER_PKG)/browser/standalone/index.js.LICENSE.txt $(VIEWER_DIR)/asyncapi-react.js.LICENSE.txt
+	cp $(VIEWER_PKG)/styles/default.min.css $(VIEWER_DIR)/asyncapi-react.css
+	node -p '"@asyncapi/react-component " + require("./$(VIEWER_PKG)/package.json").version' > $(VIEWER_DIR)/VERSION
+
+broker-users: install  ## create or update one RabbitMQ user per service and per direct-publisher tenant
+	$(RUN) python -m tools.broker.users
+
 format: install
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
@@ -53,4 +85,4 @@ format: install
 check: lint test
 
 clean:
-	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache tools/asyncapi/node_modules

@@ -11,7 +11,9 @@ from typing import Any, cast
 import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from yarl import URL
 
+from shared.identity import FORWARDED_FOR_HEADER
 from shared.schemas import JobCommand, JobEvent
 from shared.schemas.topology import (
     DEAD_LETTER_EXCHANGE,
@@ -83,18 +85,24 @@ class Publisher:
     """Publishes persistent, confirmed, mandatory messages on one long-lived channel.
 
     A publish returns only once the broker has confirmed the message (it is on disk
-    in a queue); anything else raises `PublishFailed`.
+    in a queue); anything else raises `PublishFailed`. Every message carries the
+    connection's broker user as `user_id`, which the broker validates, so consumers
+    know who published it (see shared/identity.py).
     """
 
-    def __init__(self, connection: AbstractRobustConnection, timeout: float) -> None:
+    def __init__(
+        self, connection: AbstractRobustConnection, timeout: float, *, user_id: str = "guest"
+    ) -> None:
         self.connection = connection
+        self.user_id = user_id
         self._timeout = timeout
         self._exchanges: dict[str, AbstractExchange] = {}
 
     @classmethod
     async def connect(cls, url: str, *, name: str, publish_timeout: float = 10.0) -> "Publisher":
         connection = await aio_pika.connect_robust(url, client_properties={"connection_name": name})
-        publisher = cls(connection, publish_timeout)
+        # aio-pika logs in as guest when the URL names no user.
+        publisher = cls(connection, publish_timeout, user_id=URL(url).user or "guest")
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         publisher._exchanges = await declare_topology(channel)
         return publisher
@@ -135,6 +143,9 @@ class Publisher:
         headers = {
             k: v for k, v in (message.headers or {}).items() if k not in ("x-delivery-count", "x-death")
         }
+        if message.user_id != self.user_id or FORWARDED_FOR_HEADER not in headers:
+            # It comes back with our user_id: name who really published it (shared/identity.py).
+            headers[FORWARDED_FOR_HEADER] = message.user_id or ""
         await self._publish_delayed(
             message.routing_key or "",
             message.body,
@@ -179,6 +190,7 @@ class Publisher:
                 "x-error-reason": reason[:2000],
                 "x-original-exchange": message.exchange or "",
                 "x-original-routing-key": message.routing_key or "",
+                "x-original-user-id": message.user_id or "",
             }
         )
         await self._publish(
@@ -195,6 +207,7 @@ class Publisher:
             body,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             content_type=properties.pop("content_type", None) or "application/json",
+            user_id=self.user_id,
             **properties,
         )
         try:

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 
 from shared.control import JobControl
+from shared.identity import PublisherIdentities
 from shared.messaging import Publisher, PublishFailed
 from shared.schemas import (
     OPERATIONS,
@@ -206,6 +207,7 @@ class JobRunner:
         self._running: dict[str, _Running] = {}
         self._draining = False
         self._poller: asyncio.Task[None] | None = None
+        self.identities = PublisherIdentities.from_settings()  # who may name which tenant (env)
 
     @property
     def running(self) -> int:
@@ -234,6 +236,14 @@ class JobRunner:
             raw = json.loads(message.body)
         except (ValueError, UnicodeDecodeError) as exc:
             await self._reject(message, None, "malformed_json", f"body is not JSON: {exc}")
+            return
+        # Publisher identity (shared/identity.py): dead-letter only, never fail the job the
+        # message names, since its sender may not speak for that job.
+        refusal = self.identities.refusal(message.user_id, raw, message.headers)
+        if refusal is not None:
+            log.warning("refusing message %s: %s: %s", message.message_id, refusal.code, refusal.reason)
+            dead_letter = self.publisher.dead_letter(self.queue, message, refusal.code, refusal.reason)
+            await self._settle(message, dead_letter)
             return
         try:
             command = JobCommand.model_validate(raw)

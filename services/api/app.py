@@ -9,10 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.staticfiles import StaticFiles
 
 from services.api.auth import ApiKeys, parse_api_keys
 from services.api.limits import BodySizeLimit
-from services.api.routes import files, health, jobs, streams
+from services.api.routes import contract, files, health, jobs, streams
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
 from shared.control import JobControl
@@ -69,7 +71,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="Jobs platform",
         version="1",
-        description=f"Long-running jobs behind an HTTP API.\n\nOperations:\n{operations}",
+        description=f"Long-running jobs behind an HTTP API.\n\nOperations:\n{operations}\n\n"
+        "Jobs can also be submitted straight to RabbitMQ: the broker contract is the AsyncAPI document,"
+        " [rendered](/asyncapi) or as [asyncapi.yaml](/asyncapi.yaml).",
         lifespan=lifespan,
     )
     app.add_middleware(
@@ -77,8 +81,14 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         per_path={"/v1/files": settings.max_upload_bytes + files.MULTIPART_OVERHEAD},
     )
-    for router in (health.router, jobs.router, streams.router, files.router):
+    for router in (health.router, jobs.router, streams.router, files.router, contract.router):
         app.include_router(router)
+    # The viewer script is 3 MB; compressed (about 0.6 MB) only here, never on the event streams.
+    app.mount(
+        "/asyncapi/assets",
+        GZipMiddleware(StaticFiles(directory=contract.VIEWER_DIR, check_dir=False), minimum_size=1024),
+        name="asyncapi-assets",
+    )
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)

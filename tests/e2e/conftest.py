@@ -1,16 +1,22 @@
 import asyncio
-from collections.abc import AsyncIterator
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import aio_pika
 import httpx
 import pytest
+from yarl import URL
 
 from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, PROJECTOR_QUEUE
 from tests.support.chat_server import ScriptedChatServer
 from tests.support.infra import Infra
 from tests.support.processes import ServiceProcess, free_port, wait_ready
+from tools.broker.permissions import tenant_grant
+from tools.broker.rabbitmqctl import Rabbitmqctl
 
 KEYS = {"alpha": "key-alpha", "beta": "key-beta"}
 
@@ -20,6 +26,8 @@ class Stack:
     base_url: str
     services: dict[str, ServiceProcess]
     amqp: aio_pika.abc.AbstractRobustConnection
+    amqp_user: str = "guest"
+    """The broker user `amqp` logs in as (guest on a development broker): a platform user."""
 
     def client(self, tenant: str = "alpha") -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -47,12 +55,43 @@ UPLOAD_LIMIT = 1024 * 1024
 OCR_MAX_PAGES = 5
 
 
+@dataclass(frozen=True)
+class BrokerUser:
+    name: str
+    url: str
+
+
 @pytest.fixture(scope="session")
-def service_env(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def direct_publishers(infra: Infra) -> Iterator[dict[str, BrokerUser]]:
+    """Throwaway broker users with a tenant's permissions (write to `jobs` only), unique per
+    run because broker users are global; `alpha` is mapped to tenant alpha, `stranger` to none."""
+    ctl = Rabbitmqctl()
+    vhost = unquote(urlparse(infra.amqp_url).path.lstrip("/")) or "/"
+    run = uuid.uuid4().hex[:8]
+    users: dict[str, BrokerUser] = {}
+    try:
+        for role in ("alpha", "stranger"):
+            name, password = f"e2e-{run}-{role}", secrets.token_urlsafe(16)
+            grant = tenant_grant(name, role)
+            ctl.add_user(name, password)
+            ctl.set_permissions(vhost, name, grant.configure, grant.write, grant.read)
+            users[role] = BrokerUser(name, str(URL(infra.amqp_url).with_user(name).with_password(password)))
+        yield users
+    finally:
+        for user in users.values():
+            ctl.delete_user(user.name)
+
+
+@pytest.fixture(scope="session")
+def service_env(
+    infra: Infra, direct_publishers: dict[str, BrokerUser], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     return {
         "AMQP_URL": infra.amqp_url,
         "REDIS_URL": infra.redis_url,
         "JOBS_API_KEYS": ",".join(f"{t}:{k}" for t, k in KEYS.items()),
+        # the development broker's guest stays the platform's user (the default); one tenant user
+        "JOBS_BROKER_TENANTS": f"{direct_publishers['alpha'].name}:alpha",
         "NER_CHUNK_CHARS": "2000",
         "API_KEEPALIVE_SECONDS": "1",
         # the API and the OCR worker share this directory, as services on one machine do
@@ -99,7 +138,8 @@ async def stack(
     }
     names = ("projector", "ner", "ocr", "llm", "api")
     services = {name: ServiceProcess(name, env, log_dir).start() for name in names}
-    stack = Stack(f"http://127.0.0.1:{port}", services, amqp)
+    amqp_user = urlparse(service_env["AMQP_URL"]).username or "guest"
+    stack = Stack(f"http://127.0.0.1:{port}", services, amqp, amqp_user)
     try:
         await asyncio.to_thread(wait_ready, stack.base_url, services["api"])
         await stack.wait_consuming(NER_QUEUE.name)

@@ -18,6 +18,8 @@ pytestmark = pytest.mark.e2e
 
 
 async def publish_raw(stack: Stack, exchange: str, routing_key: str, body: bytes, message_id: str) -> None:
+    """Publish as the platform's own broker user (guest on a development broker), which may
+    name any tenant; identity refusals are tested in test_direct_publishers.py."""
     channel = await stack.amqp.channel()
     target = await channel.get_exchange(exchange, ensure=False)
     await target.publish(
@@ -26,6 +28,7 @@ async def publish_raw(stack: Stack, exchange: str, routing_key: str, body: bytes
             message_id=message_id,
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            user_id=stack.amqp_user,
         ),
         routing_key=routing_key,
     )

@@ -144,6 +144,7 @@ async def test_a_thousand_malformed_messages_cost_nothing_else(
                     bodies[i % len(bodies)],
                     message_id=f"{marker}-{i}",
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    user_id=fault_stack.amqp_user,  # a platform user: the bodies are what is wrong
                 ),
                 routing_key="ner.entities",
             )

@@ -1,0 +1,1 @@
+"""Broker administration: least-privilege users for every service and direct publisher."""
