@@ -8,7 +8,8 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: install run test test-unit test-integration test-e2e test-faults lint format check clean
+.PHONY: install run test test-unit test-integration test-e2e test-faults lint format check clean \
+	bench bench-sse bench-baseline
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -46,5 +47,24 @@ format: install
 
 check: lint test
 
+# Benchmarks (docs/benchmarks.md, bench/README.md). They use their own vhost and Redis database
+# (BENCH_AMQP_URL, BENCH_REDIS_URL; the database is emptied first), never the development ones.
+BENCH_ARGS ?=
+BENCH_SSE_ARGS ?=
+BASELINE_VENV := .bench-venv
+
+bench-baseline: $(BASELINE_VENV)/bin/celery  ## the Celery baseline in its own virtualenv, pinned
+
+$(BASELINE_VENV)/bin/celery: bench/celery_baseline/requirements.txt | $(UV)
+	$(UV) venv --allow-existing $(BASELINE_VENV)
+	$(UV) pip install --python $(BASELINE_VENV)/bin/python -r bench/celery_baseline/requirements.txt
+	touch $@
+
+bench: install bench-baseline  ## this system vs the Celery baseline under the same load; rewrites docs/benchmarks.md
+	$(RUN) python -m bench.run --docs docs/benchmarks.md $(BENCH_ARGS)
+
+bench-sse: install  ## 1,000 concurrent SSE streams on one API process while jobs run
+	$(RUN) python -m bench.sse $(BENCH_SSE_ARGS)
+
 clean:
-	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache $(BASELINE_VENV)
