@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen --no-sync
 
 .PHONY: install run test test-unit test-integration test-e2e test-faults lint format check clean \
-	bench bench-sse bench-baseline
+	bench bench-scale bench-sse bench-baseline
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -63,8 +63,11 @@ $(BASELINE_VENV)/bin/celery: bench/celery_baseline/requirements.txt | $(UV)
 bench: install bench-baseline  ## this system vs the Celery baseline under the same load; rewrites docs/benchmarks.md
 	$(RUN) python -m bench.run --docs docs/benchmarks.md $(BENCH_ARGS)
 
+bench-scale: install  ## cost per job as work grows: 1,000 then 10,000 jobs (several minutes)
+	$(RUN) python -m bench.run --jobs 1000 --scale 1000,10000 --no-baseline --docs docs/benchmarks-scale.md $(BENCH_ARGS)
+
 bench-sse: install  ## 1,000 concurrent SSE streams on one API process while jobs run
-	$(RUN) python -m bench.sse $(BENCH_SSE_ARGS)
+	$(RUN) python -m bench.sse --docs docs/benchmarks-sse.md $(BENCH_SSE_ARGS)
 
 clean:
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache $(BASELINE_VENV)

@@ -1,7 +1,7 @@
 """`make bench`: this system and the Celery baseline, one after the other, under the same load.
 
 usage: python -m bench.run [--jobs N] [--concurrency C] [--scale 1000,10000] [--no-baseline]
-                           [--docs docs/benchmarks.md]
+                           [--ner-workers W] [--profile DIR] [--docs docs/benchmarks.md]
 
 Runs, in order: the compute ceiling (bench/ceiling.py in its own process); this system
 (bench/loadgen.py against it, then Redis memory per finished job, then the scale runs);
@@ -72,7 +72,7 @@ def main() -> int:
     )
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--scale", default="1000,10000", help="job counts for the flatness runs ('' skips)")
+    parser.add_argument("--scale", default="", help="job counts of the flatness runs, e.g. 1000,10000")
     parser.add_argument("--ner-workers", type=int, default=1)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--profile", type=Path, help="py-spy this system's processes into this folder")
@@ -107,7 +107,11 @@ def main() -> int:
     print()
     print(render_table(results))
     if args.docs:
-        args.docs.write_text(render_markdown(results, " ".join(sys.argv[1:])))
+        args.docs.write_text(
+            render_markdown(
+                results, " ".join(a for a in sys.argv[1:] if a != "--docs" and a != str(args.docs))
+            )
+        )
         print(f"\nwrote {args.docs}")
     return 0
 
