@@ -15,7 +15,8 @@ VIEWER_DIR := services/api/static/asyncapi
 VIEWER_PKG := tools/asyncapi/node_modules/@asyncapi/react-component
 
 .PHONY: install run test test-unit test-contract test-integration test-e2e test-faults lint format check clean \
-	asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr ocr-testset
+	asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr ocr-testset \
+	bench bench-scale bench-sse bench-baseline
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -84,5 +85,27 @@ format: install
 
 check: lint test
 
+# Benchmarks (docs/benchmarks.md, bench/README.md). They use their own vhost and Redis database
+# (BENCH_AMQP_URL, BENCH_REDIS_URL; the database is emptied first), never the development ones.
+BENCH_ARGS ?=
+BENCH_SSE_ARGS ?=
+BASELINE_VENV := .bench-venv
+
+bench-baseline: $(BASELINE_VENV)/bin/celery  ## the Celery baseline in its own virtualenv, pinned
+
+$(BASELINE_VENV)/bin/celery: bench/celery_baseline/requirements.txt | $(UV)
+	$(UV) venv --allow-existing $(BASELINE_VENV)
+	$(UV) pip install --python $(BASELINE_VENV)/bin/python -r bench/celery_baseline/requirements.txt
+	touch $@
+
+bench: install bench-baseline  ## this system vs the Celery baseline under the same load; rewrites docs/benchmarks.md
+	$(RUN) python -m bench.run --docs docs/benchmarks.md $(BENCH_ARGS)
+
+bench-scale: install  ## cost per job as work grows: 1,000 then 10,000 jobs (several minutes)
+	$(RUN) python -m bench.run --jobs 1000 --scale 1000,10000 --no-baseline --docs docs/benchmarks-scale.md $(BENCH_ARGS)
+
+bench-sse: install  ## 1,000 concurrent SSE streams on one API process while jobs run
+	$(RUN) python -m bench.sse --docs docs/benchmarks-sse.md $(BENCH_SSE_ARGS)
+
 clean:
-	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache tools/asyncapi/node_modules
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache tools/asyncapi/node_modules $(BASELINE_VENV)

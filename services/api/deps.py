@@ -1,4 +1,8 @@
-"""Typed dependencies; everything here is built once, in the lifespan."""
+"""Typed dependencies; everything here is built once, in the lifespan.
+
+Every dependency is `async def` although none awaits: FastAPI runs a plain `def` dependency
+on a worker thread, a thread hop per dependency per request that the profile showed
+(bench/README.md); these only read attributes, so the event loop runs them inline."""
 
 from typing import Annotated
 
@@ -16,31 +20,31 @@ from shared.readmodel import JobStore
 __all__ = ["ControlDep", "FilesDep", "HubDep", "PublisherDep", "SettingsDep", "StoreDep", "TenantDep"]
 
 
-def get_store(conn: HTTPConnection) -> JobStore:
+async def get_store(conn: HTTPConnection) -> JobStore:
     return conn.app.state.store  # type: ignore[no-any-return]
 
 
-def get_control(conn: HTTPConnection) -> JobControl:
+async def get_control(conn: HTTPConnection) -> JobControl:
     return conn.app.state.control  # type: ignore[no-any-return]
 
 
-def get_publisher(request: Request) -> Publisher:
+async def get_publisher(request: Request) -> Publisher:
     return request.app.state.publisher  # type: ignore[no-any-return]
 
 
-def get_hub(conn: HTTPConnection) -> UpdateHub:
+async def get_hub(conn: HTTPConnection) -> UpdateHub:
     return conn.app.state.hub  # type: ignore[no-any-return]
 
 
-def get_files(conn: HTTPConnection) -> FileCatalog:
+async def get_files(conn: HTTPConnection) -> FileCatalog:
     return conn.app.state.files  # type: ignore[no-any-return]
 
 
-def get_settings(conn: HTTPConnection) -> ApiSettings:
+async def get_settings(conn: HTTPConnection) -> ApiSettings:
     return conn.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_tenant(
+async def get_tenant(
     request: Request,
     access_token: Annotated[str | None, Query(description="For EventSource clients only.")] = None,
 ) -> str:

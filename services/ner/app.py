@@ -25,7 +25,11 @@ app = PropanApp(broker, title="ner", description="Named-entity recognition worke
 @app.on_startup
 async def start() -> None:
     recognizer = EntityRecognizer(
-        settings.pipeline, max_text_chars=settings.max_text_chars, chunk_chars=settings.chunk_chars
+        settings.pipeline,
+        max_text_chars=settings.max_text_chars,
+        chunk_chars=settings.chunk_chars,
+        batch_size=settings.batch_size,
+        batch_wait=settings.batch_wait,
     )
     redis = settings.redis()
     publisher = await Publisher.connect(
@@ -54,4 +58,4 @@ async def drain() -> None:
 async def stop() -> None:
     await context.get("publisher").close()
     await context.get("redis").aclose()
-    context.get("recognizer").close()
+    await context.get("recognizer").close()

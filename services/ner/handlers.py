@@ -1,12 +1,11 @@
 """Propan wiring of the `ner.jobs` queue: thin, all work is in `JobRunner` and the recognizer."""
 
-from typing import Annotated, Any
+from typing import Any
 
 from propan import RabbitRouter
-from propan.annotations import RabbitMessage
 from propan.brokers.rabbit import ExchangeType, RabbitExchange, RabbitQueue
 from propan.brokers.rabbit.rabbit_broker import RabbitMessage as PropanRabbitMessage
-from propan.utils import Context
+from propan.utils import context
 
 from shared.schemas.topology import JOBS_EXCHANGE, NER_QUEUE
 from shared.worker import JobRunner
@@ -36,7 +35,9 @@ async def _raw_body(message: PropanRabbitMessage, _original: Any) -> bytes:
     decode_message=_raw_body,
     description="Runs `ner.*` jobs.",
 )
-async def handle_ner_job(
-    body: bytes, message: RabbitMessage, runner: Annotated[JobRunner, Context("runner")]
-) -> None:
-    await runner.handle(message)
+async def handle_ner_job(body: bytes) -> None:
+    # The message and the runner come from Propan's context here, not as `Context(...)`
+    # parameters: fast_depends resolves each of those on a worker thread, two thread hops
+    # per message that the profile showed (bench/README.md).
+    runner: JobRunner = context.get("runner")
+    await runner.handle(context.get_local("message"))

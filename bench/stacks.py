@@ -1,0 +1,315 @@
+"""Bringing up the two systems under test as real processes, and stopping exactly them.
+
+`JobsStack` is this project (API, NER worker, projector) in its own vhost and Redis
+database, which it empties first; `CeleryStack` is the baseline from `bench/celery_baseline`
+in its own virtualenv (`make bench-baseline`), on Redis databases 1 and 2 as written.
+"""
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+from urllib.parse import urlparse
+
+import httpx
+
+__all__ = [
+    "ROOT",
+    "CeleryStack",
+    "JobsStack",
+    "Process",
+    "cpu_seconds",
+    "free_port",
+    "peak_rss_mb",
+    "shared_server_cpu",
+    "wait_until",
+]
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE_DIR = ROOT / "bench" / "celery_baseline"
+BASELINE_VENV = ROOT / ".bench-venv"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except Exception as exc:  # not up yet: keep trying until the deadline
+            last = exc
+        time.sleep(0.2)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last!r})")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+def cpu_seconds(group: int) -> float:
+    """CPU time (user + system) of every live process in process group `group`, in seconds."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[2]) == group:  # pgrp; then utime, stime at 11 and 12
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def shared_server_cpu() -> dict[str, float]:
+    """CPU seconds so far of the machine's RabbitMQ and Redis servers (read only)."""
+    found: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        if name in ("beam.smp", "redis-server"):
+            fields = text.rsplit(")", 1)[1].split()
+            label = "rabbitmq*" if name == "beam.smp" else "redis*"
+            found[label] = found.get(label, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf(
+                "SC_CLK_TCK"
+            )
+    return found
+
+
+class Process:
+    """One child process in its own session, so that stopping it also stops the children it
+    forked (Celery's prefork pool) and nothing else on the machine."""
+
+    def __init__(self, name: str, argv: Sequence[str], *, cwd: Path, env: dict[str, str], logs: Path) -> None:
+        self.name = name
+        self.log_path = logs / f"{name}.log"
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                list(argv), cwd=cwd, env=env, stdout=log, stderr=log, start_new_session=True
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def cpu_seconds(self) -> float:
+        """CPU time of this process and the children it forked (its process group)."""
+        return cpu_seconds(self.proc.pid)
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return f"--- {self.name} ---\n" + "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.alive():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        # Leftover children of this process only (its own session, created above).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+class _Stack:
+    base_url: str
+    submit_path: str
+    status_template: str
+    headers: dict[str, str]
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.processes: list[Process] = []
+
+    def _start(self, name: str, argv: Sequence[str], cwd: Path, env: dict[str, str]) -> Process:
+        process = Process(name, argv, cwd=cwd, env=env, logs=self.logs)
+        self.processes.append(process)
+        return process
+
+    def _check_alive(self) -> None:
+        for process in self.processes:
+            if not process.alive():
+                raise RuntimeError(f"{process.name} exited:\n{process.log_tail()}")
+
+    def warm_up(self, jobs: int = 8, timeout: float = 120) -> None:
+        """Run a few jobs to the end: models loaded, connections open, before measuring."""
+        with httpx.Client(base_url=self.base_url, headers=self.headers, timeout=10) as client:
+            ids = []
+            for i in range(jobs):
+                body = {
+                    "operation": "ner.entities",
+                    "input": {"text": f"Warm-up {i}: Ada Lovelace in London."},
+                }
+                reply = client.post(self.submit_path, json=body)
+                reply.raise_for_status()
+                data = reply.json()
+                ids.append(data.get("task_id") or data.get("id"))
+
+            def all_done() -> bool:
+                self._check_alive()
+                statuses = [
+                    str(client.get(self.status_template.format(id=i)).json()["status"]).lower() for i in ids
+                ]
+                return all(s in ("success", "succeeded") for s in statuses)
+
+            wait_until(all_done, timeout, f"{type(self).__name__} warm-up jobs")
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class JobsStack(_Stack):
+    """This project: projector, NER worker(s), API (no LLM worker: the load is NER only).
+    With `ner_workers=0` nothing runs jobs until `add_ner_worker()` (jobs wait queued)."""
+
+    submit_path = "/v1/jobs"
+    status_template = "/v1/jobs/{id}"
+
+    def __init__(
+        self,
+        logs: Path,
+        *,
+        amqp_url: str,
+        redis_url: str,
+        ner_workers: int = 1,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(logs)
+        if urlparse(redis_url).path.strip("/") in ("", "0", "15"):
+            raise ValueError(f"refusing to empty Redis database of {redis_url}: give the bench its own")
+        self.amqp_url = amqp_url
+        self.redis_url = redis_url
+        self.ner_workers = ner_workers
+        key = secrets.token_urlsafe(16)
+        self.headers = {"Authorization": f"Bearer {key}"}
+        self.env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "AMQP_URL": amqp_url,
+            "REDIS_URL": redis_url,
+            "JOBS_API_KEYS": f"bench:{key}",
+            "API_PORT": str(self.port),
+            "LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
+        }
+
+    def add_ner_worker(self) -> Process:
+        count = sum(1 for p in self.processes if p.name.startswith("ner-"))
+        return self._start(f"ner-{count}", [sys.executable, "-m", "services.ner"], ROOT, self.env)
+
+    @property
+    def api(self) -> Process:
+        return next(p for p in self.processes if p.name == "api")
+
+    def __enter__(self) -> Self:
+        from bench.reset import reset_jobs_state
+
+        reset_jobs_state(self.amqp_url, self.redis_url)
+        try:
+            self._start("projector", [sys.executable, "-m", "services.projector"], ROOT, self.env)
+            for _ in range(self.ner_workers):
+                self.add_ner_worker()
+            api = self._start("api", [sys.executable, "-m", "services.api"], ROOT, self.env)
+
+            def ready() -> bool:
+                self._check_alive()
+                return httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
+
+            wait_until(ready, 60, "the API to be ready")
+            if self.ner_workers:
+                self.warm_up()
+            assert api.alive()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+
+class CeleryStack(_Stack):
+    """The baseline as /work/shared/bench/README.md runs it: a 2-process prefork worker and uvicorn."""
+
+    submit_path = "/tasks"
+    status_template = "/tasks/{id}"
+    headers: dict[str, str] = {}  # noqa: RUF012 (the baseline has no authentication)
+
+    def __enter__(self) -> Self:
+        bin_dir = BASELINE_VENV / "bin"
+        if not (bin_dir / "celery").exists():
+            raise RuntimeError("the Celery baseline is not installed: run `make bench-baseline`")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+        env.pop("VIRTUAL_ENV", None)
+        try:
+            # Leftover tasks of an interrupted run would be measured as this run's work.
+            subprocess.run(
+                [str(bin_dir / "celery"), "-A", "tasks", "purge", "-f"],
+                cwd=BASELINE_DIR,
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+            self._start(
+                "celery-worker",
+                [
+                    str(bin_dir / "celery"),
+                    "-A",
+                    "tasks",
+                    "worker",
+                    "-c",
+                    "2",
+                    "--pool=prefork",
+                    "--loglevel=warning",
+                ],
+                BASELINE_DIR,
+                env,
+            )
+            self._start(
+                "celery-api",
+                [str(bin_dir / "uvicorn"), "api:api", "--port", str(self.port), "--log-level", "warning"],
+                BASELINE_DIR,
+                env,
+            )
+
+            def ready() -> bool:
+                self._check_alive()
+                return httpx.get(f"{self.base_url}/docs", timeout=2).status_code == 200
+
+            wait_until(ready, 60, "the baseline API to be ready")
+            self.warm_up()
+        except BaseException:
+            self.stop()
+            raise
+        return self
