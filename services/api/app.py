@@ -12,7 +12,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.api.auth import ApiKeys, parse_api_keys
 from services.api.limits import BodySizeLimit
-from services.api.routes import health, jobs, streams
+from services.api.observability import RequestTelemetry
+from services.api.routes import health, jobs, metrics, streams
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
 from shared.control import JobControl
@@ -70,7 +71,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    for router in (health.router, jobs.router, streams.router):
+    app.add_middleware(RequestTelemetry)  # outermost: sees every answer, 413 included
+    for router in (health.router, metrics.router, jobs.router, streams.router):
         app.include_router(router)
 
     @app.exception_handler(RedisConnectionError)

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from shared.schemas import Entity, NerInput, NerResult
+from shared.telemetry.tracing import stage
 from shared.worker import JobContext, JobFailure
 
 __all__ = ["EntityRecognizer", "split_text"]
@@ -68,7 +69,8 @@ class EntityRecognizer:
         loop = asyncio.get_running_loop()
         found: list[Entity] = []
         for number, (offset, chunk) in enumerate(chunks, start=1):
-            found += await loop.run_in_executor(self._executor, self.entities, chunk, offset)
+            with stage("ner.chunk", chunk=number, chunks=len(chunks), chars=len(chunk)):
+                found += await loop.run_in_executor(self._executor, self.entities, chunk, offset)
             if len(chunks) > 1:
                 await ctx.progress(number / len(chunks), f"chunk {number} of {len(chunks)}")
         return NerResult(entities=found, model=self.model)

@@ -1,6 +1,6 @@
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aio_pika
@@ -10,6 +10,7 @@ import pytest
 from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, PROJECTOR_QUEUE
 from tests.support.chat_server import ScriptedChatServer
 from tests.support.infra import Infra
+from tests.support.otlp_collector import OtlpCollector
 from tests.support.processes import ServiceProcess, free_port, wait_ready
 
 KEYS = {"alpha": "key-alpha", "beta": "key-beta"}
@@ -20,6 +21,8 @@ class Stack:
     base_url: str
     services: dict[str, ServiceProcess]
     amqp: aio_pika.abc.AbstractRobustConnection
+    metrics: dict[str, str] = field(default_factory=dict)
+    """Each worker's /metrics URL, by service name."""
 
     def client(self, tenant: str = "alpha") -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -44,8 +47,19 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def service_env(infra: Infra) -> dict[str, str]:
+def otlp_collector() -> Iterator[OtlpCollector]:
+    """Where every service of the stack exports its spans."""
+    collector = OtlpCollector().start()
+    yield collector
+    collector.stop()
+
+
+@pytest.fixture(scope="session")
+def service_env(infra: Infra, otlp_collector: OtlpCollector) -> dict[str, str]:
     return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_collector.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",  # milliseconds between span exports
+        "LOG_FORMAT": "json",
         "AMQP_URL": infra.amqp_url,
         "REDIS_URL": infra.redis_url,
         "JOBS_API_KEYS": ",".join(f"{t}:{k}" for t, k in KEYS.items()),
@@ -88,8 +102,13 @@ async def stack(
         "LLM_BACKOFF_BASE": "0.05",
     }
     names = ("projector", "ner", "llm", "api")
+    metrics = {}
+    for name in names[:3]:
+        metrics_port = free_port()
+        env[f"{name.upper()}_METRICS_PORT"] = str(metrics_port)
+        metrics[name] = f"http://127.0.0.1:{metrics_port}/metrics"
     services = {name: ServiceProcess(name, env, log_dir).start() for name in names}
-    stack = Stack(f"http://127.0.0.1:{port}", services, amqp)
+    stack = Stack(f"http://127.0.0.1:{port}", services, amqp, metrics)
     try:
         await asyncio.to_thread(wait_ready, stack.base_url, services["api"])
         await stack.wait_consuming(NER_QUEUE.name)

@@ -1,3 +1,4 @@
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -16,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from services.api.deps import HubDep, SettingsDep, StoreDep, TenantDep
 from services.api.routes.jobs import NOT_FOUND
 from services.api.streaming import StreamEvent, job_events
+from shared.telemetry.metrics import STREAMS_OPEN
 
 router = APIRouter(prefix="/v1/jobs", tags=["streams"])
 
@@ -45,9 +47,10 @@ async def stream_events(
     events = job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=settings.keepalive_seconds)
 
     async def body() -> AsyncIterator[str]:
-        yield "retry: 2000\n\n"
-        async for item in events:
-            yield _sse(item)
+        with STREAMS_OPEN.labels("sse").track_inprogress():
+            yield "retry: 2000\n\n"
+            async for item in events:
+                yield _sse(item)
 
     return StreamingResponse(
         body(),
@@ -79,12 +82,10 @@ async def stream_websocket(
         await websocket.close(code=4404, reason=NOT_FOUND)
         return
     events = job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=settings.keepalive_seconds)
-    try:
+    with STREAMS_OPEN.labels("websocket").track_inprogress(), contextlib.suppress(WebSocketDisconnect):
         async for item in events:
             if item is None:
                 await websocket.send_json({"event": "keep-alive"})
             else:
                 await websocket.send_json({"event": item.type, "id": item.id, "data": item.data})
         await websocket.close(code=1000)
-    except WebSocketDisconnect:
-        pass
