@@ -8,7 +8,9 @@ export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: install run test test-unit test-integration test-e2e test-faults lint format check clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: install browser run test test-unit test-integration test-e2e test-faults lint format check clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -17,10 +19,13 @@ $(UV):
 install: $(UV)  ## install every dependency from uv.lock into .venv
 	$(UV) sync --frozen
 
+browser:  ## Debian's Chromium for the dashboard's browser test (apt-get, needs root); skipped if present
+	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 run: install  ## start the API, the NER and LLM workers and the projector (RabbitMQ and Redis must be up)
 	$(RUN) python scripts/run.py
 
-test: install  ## the whole suite against the real RabbitMQ and Redis
+test: install browser  ## the whole suite against the real RabbitMQ and Redis
 	$(RUN) pytest tests/unit tests/integration tests/e2e tests/faults
 
 test-unit: install
@@ -29,7 +34,7 @@ test-unit: install
 test-integration: install
 	$(RUN) pytest tests/integration
 
-test-e2e: install
+test-e2e: install browser
 	$(RUN) pytest tests/e2e
 
 test-faults: install  ## fault injection against a throwaway RabbitMQ node and Redis server

@@ -4,16 +4,18 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from services.api.auth import ApiKeys, parse_api_keys
 from services.api.limits import BodySizeLimit
 from services.api.observability import RequestTelemetry
-from services.api.routes import health, jobs, metrics, streams
+from services.api.routes import health, jobs, metrics, operations, queues, streams
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
 from shared.control import JobControl
@@ -24,6 +26,8 @@ from shared.schemas import OPERATIONS
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
+
+UI_DIR = Path(__file__).parent / "ui"
 
 
 async def _connect_broker(settings: ApiSettings) -> Publisher:
@@ -63,17 +67,27 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             await publisher.close()
             await redis.aclose()
 
-    operations = "\n".join(f"- `{op.name}`: {op.description}" for op in OPERATIONS.values())
+    listed = "\n".join(f"- `{op.name}`: {op.description}" for op in OPERATIONS.values())
     app = FastAPI(
         title="Jobs platform",
         version="1",
-        description=f"Long-running jobs behind an HTTP API.\n\nOperations:\n{operations}",
+        description=f"Long-running jobs behind an HTTP API.\n\nOperations:\n{listed}",
         lifespan=lifespan,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestTelemetry)  # outermost: sees every answer, 413 included
-    for router in (health.router, metrics.router, jobs.router, streams.router):
+    for router in (
+        health.router,
+        metrics.router,
+        operations.router,
+        queues.router,
+        jobs.router,
+        streams.router,
+        streams.tenant_router,
+    ):
         app.include_router(router)
+    # The dashboard: static files; every call it makes carries the key the user typed in.
+    app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)

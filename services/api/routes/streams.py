@@ -16,10 +16,11 @@ from fastapi.responses import StreamingResponse
 
 from services.api.deps import HubDep, SettingsDep, StoreDep, TenantDep
 from services.api.routes.jobs import NOT_FOUND
-from services.api.streaming import StreamEvent, job_events
+from services.api.streaming import StreamEvent, job_events, tenant_updates
 from shared.telemetry.metrics import STREAMS_OPEN
 
 router = APIRouter(prefix="/v1/jobs", tags=["streams"])
+tenant_router = APIRouter(prefix="/v1", tags=["streams"])
 
 
 def _sse(item: StreamEvent | None) -> str:
@@ -50,6 +51,32 @@ async def stream_events(
         with STREAMS_OPEN.labels("sse").track_inprogress():
             yield "retry: 2000\n\n"
             async for item in events:
+                yield _sse(item)
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@tenant_router.get(
+    "/events",
+    summary="Server-Sent Events: each of the caller's jobs as it changes (for live lists)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_tenant_updates(
+    tenant: TenantDep, store: StoreDep, hub: HubDep, settings: SettingsDep
+) -> StreamingResponse:
+    """`event: job` with the job's current state (without its result) whenever it changes;
+    nothing is replayed: read `GET /v1/jobs` first, then apply these."""
+    updates = tenant_updates(store, hub, tenant, keepalive=settings.keepalive_seconds)
+
+    async def body() -> AsyncIterator[str]:
+        with STREAMS_OPEN.labels("sse").track_inprogress():
+            yield "retry: 2000\n\n"
+            async for item in updates:
                 yield _sse(item)
 
     return StreamingResponse(
