@@ -100,7 +100,11 @@ async def test_metrics_count_jobs_on_the_api_and_the_worker(
     # the projector (and so the stream) already has it.
     for _ in range(50):
         ner_after = await scrape(ner_url)
-        if delta(ner_before, ner_after, "jobs_finished_total", **op, outcome="succeeded") >= 2:
+        ended = [
+            delta(ner_before, ner_after, "jobs_finished_total", **op, outcome=outcome)
+            for outcome in ("succeeded", "failed")
+        ]
+        if ended[0] >= 2 and ended[1] >= 1:
             break
         await asyncio.sleep(0.1)
     api_after = await scrape(api_url)
