@@ -35,7 +35,10 @@ def main() -> int:
     for name in SERVICES:
         start(name)
     port = env.get("API_PORT", "8000")
-    print(f"  API on http://127.0.0.1:{port} (docs at /docs); Ctrl+C stops everything\n", flush=True)
+    print(
+        f"  API on http://127.0.0.1:{port} (docs /docs, dashboard /ui/); Ctrl+C stops everything\n",
+        flush=True,
+    )
     while not stopping:
         time.sleep(0.5)
         for name, child in list(children.items()):

@@ -27,6 +27,9 @@ from shared.schemas.topology import (
     delay_queue,
     event_routing_key,
 )
+from shared.telemetry.logs import log_job_event
+from shared.telemetry.metrics import DEAD_LETTERS, observe_job_event
+from shared.telemetry.tracing import inject_context, publishing
 
 __all__ = ["PublishFailed", "Publisher", "declare_topology", "stop_consuming"]
 
@@ -178,6 +181,9 @@ class Publisher:
             message_id=f"{event.job_id}:{event.seq}",
             type=f"job.{event.type}",
         )
+        # Every state change a worker makes is published here, once it is confirmed.
+        observe_job_event(event)
+        log_job_event(event)
 
     async def dead_letter(
         self, queue: QueueSpec, message: aio_pika.abc.AbstractIncomingMessage, code: str, reason: str
@@ -201,8 +207,17 @@ class Publisher:
             message_id=message.message_id,
             headers=headers,
         )
+        DEAD_LETTERS.labels(queue.name, code).inc()
 
     async def _publish(self, exchange: str, routing_key: str, body: bytes, **properties: Any) -> None:
+        with publishing(exchange, routing_key):
+            headers = dict(properties.pop("headers", None) or {})
+            inject_context(headers)  # W3C traceparent: the consumer continues this trace
+            await self._publish_confirmed(exchange, routing_key, body, headers=headers, **properties)
+
+    async def _publish_confirmed(
+        self, exchange: str, routing_key: str, body: bytes, **properties: Any
+    ) -> None:
         message = aio_pika.Message(
             body,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,

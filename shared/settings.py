@@ -1,6 +1,6 @@
 """Settings every service reads; each service adds its own with an env prefix."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -9,7 +9,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 if TYPE_CHECKING:
     from shared.worker import RunnerConfig
 
-__all__ = ["CommonSettings", "WorkerSettings"]
+__all__ = ["CommonSettings", "MetricsSettings", "WorkerSettings"]
 
 
 class CommonSettings(BaseSettings):
@@ -21,6 +21,11 @@ class CommonSettings(BaseSettings):
         10.0, description="Seconds to wait for a publisher confirm before giving up."
     )
     log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL"))
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        validation_alias=AliasChoices("LOG_FORMAT"),
+        description="`auto`: JSON lines unless stderr is a terminal.",
+    )
     redis_timeout: float = Field(
         3.0,
         validation_alias=AliasChoices("REDIS_TIMEOUT"),
@@ -46,7 +51,14 @@ class CommonSettings(BaseSettings):
         return Redis(connection_pool=pool)
 
 
-class WorkerSettings(CommonSettings):
+class MetricsSettings(CommonSettings):
+    """A process that is not an HTTP server serves Prometheus /metrics on its own listener."""
+
+    metrics_host: str = Field("127.0.0.1", description="Address of the /metrics listener.")
+    metrics_port: int = Field(0, ge=0, le=65535, description="Port of the /metrics listener; 0 disables it.")
+
+
+class WorkerSettings(MetricsSettings):
     """What every worker service reads, under its own prefix (e.g. `NER_MAX_ATTEMPTS`)."""
 
     prefetch: int = Field(16, description="Unacked deliveries per worker process (its concurrency).")

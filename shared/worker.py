@@ -49,6 +49,7 @@ from shared.schemas import (
     Succeeded,
 )
 from shared.schemas.topology import DELIVERY_LIMIT, QueueSpec
+from shared.telemetry.tracing import consuming
 
 __all__ = [
     "JobContext",
@@ -217,6 +218,10 @@ class JobRunner:
         self._poller = asyncio.create_task(self._poll_cancellations(), name="cancel-poller")
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
+        with consuming(message, self.queue.name):  # continues the trace of whoever published it
+            await self._deliver(message)
+
+    async def _deliver(self, message: AbstractIncomingMessage) -> None:
         if self._draining:
             await self._settle(message, self.publisher.hand_back(message))
             return

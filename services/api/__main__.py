@@ -1,12 +1,15 @@
-import logging
-
 import uvicorn
 
 from services.api.app import create_app
 from services.api.settings import ApiSettings
+from shared.telemetry.setup import init_telemetry
 
 settings = ApiSettings()
-logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+init_telemetry("api", settings)
 uvicorn.run(
-    create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower()
+    create_app(settings),
+    host=settings.host,
+    port=settings.port,
+    log_level=settings.log_level.lower(),
+    log_config=None,  # uvicorn's loggers go through the one structured setup (init_telemetry)
 )

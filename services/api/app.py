@@ -4,17 +4,19 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.staticfiles import StaticFiles
 
 from services.api.auth import ApiKeys, parse_api_keys
 from services.api.limits import BodySizeLimit
-from services.api.routes import contract, files, health, jobs, streams
+from services.api.observability import RequestTelemetry
+from services.api.routes import contract, files, health, jobs, metrics, operations, queues, streams
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
 from shared.control import JobControl
@@ -27,6 +29,8 @@ from shared.storage import open_storage
 __all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
+
+UI_DIR = Path(__file__).parent / "ui"
 
 
 async def _connect_broker(settings: ApiSettings) -> Publisher:
@@ -67,11 +71,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             await publisher.close()
             await redis.aclose()
 
-    operations = "\n".join(f"- `{op.name}`: {op.description}" for op in OPERATIONS.values())
+    listed = "\n".join(f"- `{op.name}`: {op.description}" for op in OPERATIONS.values())
     app = FastAPI(
         title="Jobs platform",
         version="1",
-        description=f"Long-running jobs behind an HTTP API.\n\nOperations:\n{operations}\n\n"
+        description=f"Long-running jobs behind an HTTP API.\n\nOperations:\n{listed}\n\n"
         "Jobs can also be submitted straight to RabbitMQ: the broker contract is the AsyncAPI document,"
         " [rendered](/asyncapi) or as [asyncapi.yaml](/asyncapi.yaml).",
         lifespan=lifespan,
@@ -81,7 +85,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         per_path={"/v1/files": settings.max_upload_bytes + files.MULTIPART_OVERHEAD},
     )
-    for router in (health.router, jobs.router, streams.router, files.router, contract.router):
+    app.add_middleware(RequestTelemetry)  # outermost: sees every answer, 413 included
+    for router in (
+        health.router,
+        metrics.router,
+        operations.router,
+        queues.router,
+        jobs.router,
+        streams.router,
+        streams.tenant_router,
+        files.router,
+        contract.router,
+    ):
         app.include_router(router)
     # The viewer script is 3 MB; compressed (about 0.6 MB) only here, never on the event streams.
     app.mount(
@@ -89,6 +104,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         GZipMiddleware(StaticFiles(directory=contract.VIEWER_DIR, check_dir=False), minimum_size=1024),
         name="asyncapi-assets",
     )
+    # The dashboard: static files; every call it makes carries the key the user typed in.
+    app.mount("/ui", StaticFiles(directory=UI_DIR, html=True), name="ui")
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)

@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from shared.readmodel import UPDATES_CHANNEL, JobStore
 from shared.schemas import TERMINAL_EVENT_TYPES
 
-__all__ = ["StreamEvent", "UpdateHub", "job_events"]
+__all__ = ["StreamEvent", "TenantFeed", "UpdateHub", "job_events", "tenant_updates"]
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +31,24 @@ class StreamEvent:
     data: dict[str, Any]
 
 
+@dataclass(eq=False)  # compared and hashed by identity: one per open feed
+class TenantFeed:
+    """The ids of jobs that changed since the feed's reader last looked."""
+
+    changed: set[str]
+    wake: asyncio.Event
+
+    MAX_PENDING = 10_000
+    """Ids kept for a reader that falls behind; beyond it changes are dropped, not buffered."""
+
+
 class UpdateHub:
     """Fans the `jobs:updates` channel out to the streams watching each job."""
 
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
+        self._feeds: set[TenantFeed] = set()
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -64,10 +76,30 @@ class UpdateHub:
             if not waiters:
                 del self._waiters[job_id]
 
+    @contextlib.contextmanager
+    def watch_all(self) -> Iterator[TenantFeed]:
+        """Every job that changes, whoever it belongs to (the reader filters by tenant)."""
+        feed = TenantFeed(set(), asyncio.Event())
+        self._feeds.add(feed)
+        try:
+            yield feed
+        finally:
+            self._feeds.discard(feed)
+
+    def _notify(self, job_id: str) -> None:
+        for event in self._waiters.get(job_id, ()):
+            event.set()
+        for feed in self._feeds:
+            if len(feed.changed) < TenantFeed.MAX_PENDING:
+                feed.changed.add(job_id)
+            feed.wake.set()
+
     def _wake_all(self) -> None:
         for waiters in self._waiters.values():
             for event in waiters:
                 event.set()
+        for feed in self._feeds:
+            feed.wake.set()
 
     async def _listen(self) -> None:
         delay = 0.1
@@ -80,8 +112,7 @@ class UpdateHub:
                     while True:  # bounded reads, so a socket timeout never looks like an outage
                         message = await pubsub.get_message(timeout=1.0)
                         if message is not None:
-                            for event in self._waiters.get(message["data"], ()):
-                                event.set()
+                            self._notify(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # connection lost: streams keep polling on keep-alive
@@ -127,4 +158,26 @@ async def job_events(
             except TimeoutError:
                 if await store.get(tenant, job_id) is None:
                     return  # expired or deleted
+                yield None
+
+
+async def tenant_updates(
+    store: JobStore, hub: UpdateHub, tenant: str, *, keepalive: float
+) -> AsyncIterator[StreamEvent | None]:
+    """The tenant's jobs as they change (each as a `job` event: the job without its result),
+    for live lists. Yields None when idle for `keepalive` seconds. Each change costs one
+    read per open feed, which suits dashboards, not thousands of listeners."""
+    with hub.watch_all() as feed:
+        while True:
+            feed.wake.clear()
+            changed, feed.changed = feed.changed, set()
+            for job_id in changed:
+                view = await store.get(tenant, job_id)
+                if view is not None:
+                    yield StreamEvent("job", view.seq, view.model_dump(mode="json", exclude={"result"}))
+            if changed:
+                continue
+            try:
+                await asyncio.wait_for(feed.wake.wait(), keepalive)
+            except TimeoutError:
                 yield None

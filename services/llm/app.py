@@ -16,10 +16,12 @@ from shared.control import JobControl
 from shared.messaging import Publisher, stop_consuming
 from shared.readmodel import JobStore
 from shared.schemas.topology import LLM_QUEUE
+from shared.telemetry.metrics import register_in_flight, serve_metrics
+from shared.telemetry.setup import init_telemetry
 from shared.worker import JobRunner, OperationConfig
 
 settings = LlmSettings()
-logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+init_telemetry("llm", settings)
 log = logging.getLogger("services.llm")
 
 # Per-message "Received"/"Processed" lines are debug detail, not operations logs.
@@ -56,6 +58,8 @@ async def start() -> None:
     }
     runner = JobRunner(LLM_QUEUE, publisher, JobControl(redis), operations, settings.runner_config())
     runner.start()
+    register_in_flight(LLM_QUEUE.name, lambda: runner.running)
+    serve_metrics(settings.metrics_host, settings.metrics_port)
     context.set_global("provider", provider)
     context.set_global("redis", redis)
     context.set_global("publisher", publisher)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.llm.provider import ChatProvider, Completion, Message, ProviderError
+from shared.telemetry.tracing import stage
 
 __all__ = ["ResilientProvider", "RetryPolicy", "retry_delay"]
 
@@ -74,9 +75,10 @@ class ResilientProvider:
             attempt += 1
             try:
                 async with self._slots, asyncio.timeout(self._policy.call_timeout):
-                    return await self._inner.complete(
-                        messages, max_tokens=max_tokens, json_output=json_output
-                    )
+                    with stage("llm.call", model=self.model, attempt=attempt):
+                        return await self._inner.complete(
+                            messages, max_tokens=max_tokens, json_output=json_output
+                        )
             except TimeoutError:
                 error = ProviderError(
                     "provider_timeout",

@@ -9,6 +9,10 @@ __all__ = ["LlmSettings"]
 class LlmSettings(WorkerSettings):
     model_config = SettingsConfigDict(env_prefix="LLM_", extra="ignore")
 
+    metrics_port: int = Field(
+        9102, ge=0, le=65535, description="Port of the /metrics listener; 0 disables it."
+    )
+
     # The provider: any server speaking the OpenAI Chat Completions API.
     base_url: str | None = Field(
         None,

@@ -11,10 +11,12 @@ from services.ner.settings import NerSettings
 from shared.control import JobControl
 from shared.messaging import Publisher, stop_consuming
 from shared.schemas.topology import NER_QUEUE
+from shared.telemetry.metrics import register_in_flight, serve_metrics
+from shared.telemetry.setup import init_telemetry
 from shared.worker import JobRunner, OperationConfig
 
 settings = NerSettings()
-logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+init_telemetry("ner", settings)
 
 # Per-message "Received"/"Processed" lines are debug detail, not operations logs.
 broker = RabbitBroker(settings.amqp_url, consumers=settings.prefetch, log_level=logging.DEBUG)
@@ -42,6 +44,8 @@ async def start() -> None:
     }
     runner = JobRunner(NER_QUEUE, publisher, JobControl(redis), operations, settings.runner_config())
     runner.start()
+    register_in_flight(NER_QUEUE.name, lambda: runner.running)
+    serve_metrics(settings.metrics_host, settings.metrics_port)
     context.set_global("recognizer", recognizer)
     context.set_global("redis", redis)
     context.set_global("publisher", publisher)

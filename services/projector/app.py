@@ -10,9 +10,11 @@ from services.projector.projection import Projector
 from services.projector.settings import ProjectorSettings
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
+from shared.telemetry.metrics import serve_metrics
+from shared.telemetry.setup import init_telemetry
 
 settings = ProjectorSettings()
-logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+init_telemetry("projector", settings)
 
 # Per-message "Received"/"Processed" lines are debug detail, not operations logs.
 broker = RabbitBroker(settings.amqp_url, consumers=settings.prefetch, log_level=logging.DEBUG)
@@ -26,6 +28,7 @@ async def start() -> None:
     publisher = await Publisher.connect(
         settings.amqp_url, name="projector", publish_timeout=settings.publish_timeout
     )
+    serve_metrics(settings.metrics_host, settings.metrics_port)
     store = JobStore(redis, finished_ttl=settings.finished_job_ttl)
     context.set_global("redis", redis)
     context.set_global("publisher", publisher)

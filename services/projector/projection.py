@@ -14,11 +14,15 @@ from shared.messaging import Publisher
 from shared.readmodel import JobStore
 from shared.schemas import JobEvent, parse_event
 from shared.schemas.topology import PROJECTOR_QUEUE
+from shared.telemetry.metrics import PROJECTED
+from shared.telemetry.tracing import consuming
 from shared.worker import describe_errors
 
 __all__ = ["KeyedLocks", "Projector"]
 
 log = logging.getLogger(__name__)
+
+_OUTCOMES = {1: "applied", 0: "stale", -1: "refused"}
 
 
 class KeyedLocks:
@@ -50,6 +54,10 @@ class Projector:
         self._locks = KeyedLocks()
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
+        with consuming(message, PROJECTOR_QUEUE.name):  # the trace of the job the event belongs to
+            await self._handle(message)
+
+    async def _handle(self, message: AbstractIncomingMessage) -> None:
         """Apply one event. An invalid event is dead-lettered with the reason; while Redis
         is unreachable the event is retried here, not acked and not requeued, so an outage
         neither loses events nor burns their delivery limit."""
@@ -59,12 +67,14 @@ class Projector:
             reason = describe_errors(exc)
             log.warning("dead-lettering event %s: %s", message.message_id, reason)
             await self.publisher.dead_letter(PROJECTOR_QUEUE, message, "invalid_event", reason)
+            PROJECTED.labels("invalid").inc()
             return
         # Events of one job are applied one at a time, in delivery order (asyncio locks are
         # FIFO and handlers start in delivery order), so that an earlier event is never
         # skipped as stale because a later one overtook it on another Redis connection.
         async with self._locks.hold(event.job_id):
             outcome = await self._apply(event)
+        PROJECTED.labels(_OUTCOMES[outcome]).inc()
         if outcome < 0:
             log.warning("event for job %s names tenant %r, not the job's", event.job_id, event.tenant)
 

@@ -2,7 +2,7 @@ import asyncio
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -14,6 +14,7 @@ from yarl import URL
 from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, PROJECTOR_QUEUE
 from tests.support.chat_server import ScriptedChatServer
 from tests.support.infra import Infra
+from tests.support.otlp_collector import OtlpCollector
 from tests.support.processes import ServiceProcess, free_port, wait_ready
 from tools.broker.permissions import tenant_grant
 from tools.broker.rabbitmqctl import Rabbitmqctl
@@ -28,6 +29,8 @@ class Stack:
     amqp: aio_pika.abc.AbstractRobustConnection
     amqp_user: str = "guest"
     """The broker user `amqp` logs in as (guest on a development broker): a platform user."""
+    metrics: dict[str, str] = field(default_factory=dict)
+    """Each worker's /metrics URL, by service name."""
 
     def client(self, tenant: str = "alpha") -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -83,10 +86,24 @@ def direct_publishers(infra: Infra) -> Iterator[dict[str, BrokerUser]]:
 
 
 @pytest.fixture(scope="session")
+def otlp_collector() -> Iterator[OtlpCollector]:
+    """Where every service of the stack exports its spans."""
+    collector = OtlpCollector().start()
+    yield collector
+    collector.stop()
+
+
+@pytest.fixture(scope="session")
 def service_env(
-    infra: Infra, direct_publishers: dict[str, BrokerUser], tmp_path_factory: pytest.TempPathFactory
+    infra: Infra,
+    direct_publishers: dict[str, BrokerUser],
+    otlp_collector: OtlpCollector,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_collector.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",  # milliseconds between span exports
+        "LOG_FORMAT": "json",
         "AMQP_URL": infra.amqp_url,
         "REDIS_URL": infra.redis_url,
         "JOBS_API_KEYS": ",".join(f"{t}:{k}" for t, k in KEYS.items()),
@@ -137,9 +154,14 @@ async def stack(
         "LLM_BACKOFF_BASE": "0.05",
     }
     names = ("projector", "ner", "ocr", "llm", "api")
+    metrics = {}
+    for name in names[:4]:
+        metrics_port = free_port()
+        env[f"{name.upper()}_METRICS_PORT"] = str(metrics_port)
+        metrics[name] = f"http://127.0.0.1:{metrics_port}/metrics"
     services = {name: ServiceProcess(name, env, log_dir).start() for name in names}
     amqp_user = urlparse(service_env["AMQP_URL"]).username or "guest"
-    stack = Stack(f"http://127.0.0.1:{port}", services, amqp, amqp_user)
+    stack = Stack(f"http://127.0.0.1:{port}", services, amqp, amqp_user, metrics)
     try:
         await asyncio.to_thread(wait_ready, stack.base_url, services["api"])
         await stack.wait_consuming(NER_QUEUE.name)

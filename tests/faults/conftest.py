@@ -54,6 +54,11 @@ def fault_env(rabbit: ThrowawayRabbit, fault_redis: ThrowawayRedis) -> dict[str,
         "REDIS_TIMEOUT": "1",
         "API_PUBLISH_TIMEOUT": "2",
         "API_KEEPALIVE_SECONDS": "1",
+        # no /metrics listeners: the default ports may be taken on a shared machine
+        "NER_METRICS_PORT": "0",
+        "LLM_METRICS_PORT": "0",
+        "PROJECTOR_METRICS_PORT": "0",
+        "OCR_METRICS_PORT": "0",
     }
 
 

@@ -13,6 +13,8 @@ from services.api.submission import SubmitJob, check_input_file, fingerprint, ne
 from shared.messaging import PublishFailed
 from shared.readmodel import JobStore
 from shared.schemas import Cancelled, JobPage, JobStatus, JobView, ProgressView
+from shared.telemetry.logs import log_job_event
+from shared.telemetry.metrics import PUBLISH_FAILURES, observe_job_event
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 log = logging.getLogger(__name__)
@@ -65,6 +67,7 @@ async def submit_job(
     try:
         await publisher.publish_command(command)
     except PublishFailed as exc:
+        PUBLISH_FAILURES.labels(exc.reason).inc()
         if idempotency_key:
             await store.forget_submission(tenant, idempotency_key)
         raise HTTPException(
@@ -75,6 +78,8 @@ async def submit_job(
     # The broker has the job, so it runs whatever happens next. Recording it only now
     # means a crash here can never leave a job "queued" that nobody will run; if Redis
     # misses this write, the worker's first event creates the record.
+    observe_job_event(queued)
+    log_job_event(queued)
     try:
         await store.apply(queued)
     except RedisError as exc:
@@ -135,7 +140,9 @@ async def cancel_job(
             seq=view.seq + 1,
             at=datetime.now(UTC),
         )
-        await store.apply(cancelled, only_if=JobStatus.queued)
+        if await store.apply(cancelled, only_if=JobStatus.queued) == 1:
+            # Logged, not counted: the worker counts it when the job's message reaches it.
+            log_job_event(cancelled)
     return await store.get(tenant, job_id) or view
 
 

@@ -1,3 +1,4 @@
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -15,9 +16,11 @@ from fastapi.responses import StreamingResponse
 
 from services.api.deps import HubDep, SettingsDep, StoreDep, TenantDep
 from services.api.routes.jobs import NOT_FOUND
-from services.api.streaming import StreamEvent, job_events
+from services.api.streaming import StreamEvent, job_events, tenant_updates
+from shared.telemetry.metrics import STREAMS_OPEN
 
 router = APIRouter(prefix="/v1/jobs", tags=["streams"])
+tenant_router = APIRouter(prefix="/v1", tags=["streams"])
 
 
 def _sse(item: StreamEvent | None) -> str:
@@ -45,9 +48,36 @@ async def stream_events(
     events = job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=settings.keepalive_seconds)
 
     async def body() -> AsyncIterator[str]:
-        yield "retry: 2000\n\n"
-        async for item in events:
-            yield _sse(item)
+        with STREAMS_OPEN.labels("sse").track_inprogress():
+            yield "retry: 2000\n\n"
+            async for item in events:
+                yield _sse(item)
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@tenant_router.get(
+    "/events",
+    summary="Server-Sent Events: each of the caller's jobs as it changes (for live lists)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_tenant_updates(
+    tenant: TenantDep, store: StoreDep, hub: HubDep, settings: SettingsDep
+) -> StreamingResponse:
+    """`event: job` with the job's current state (without its result) whenever it changes;
+    nothing is replayed: read `GET /v1/jobs` first, then apply these."""
+    updates = tenant_updates(store, hub, tenant, keepalive=settings.keepalive_seconds)
+
+    async def body() -> AsyncIterator[str]:
+        with STREAMS_OPEN.labels("sse").track_inprogress():
+            yield "retry: 2000\n\n"
+            async for item in updates:
+                yield _sse(item)
 
     return StreamingResponse(
         body(),
@@ -79,12 +109,10 @@ async def stream_websocket(
         await websocket.close(code=4404, reason=NOT_FOUND)
         return
     events = job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=settings.keepalive_seconds)
-    try:
+    with STREAMS_OPEN.labels("websocket").track_inprogress(), contextlib.suppress(WebSocketDisconnect):
         async for item in events:
             if item is None:
                 await websocket.send_json({"event": "keep-alive"})
             else:
                 await websocket.send_json({"event": item.type, "id": item.id, "data": item.data})
         await websocket.close(code=1000)
-    except WebSocketDisconnect:
-        pass

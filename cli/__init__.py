@@ -1,0 +1,1 @@
+"""`jobs`: the command-line client of the jobs platform's HTTP API."""

@@ -1,0 +1,1 @@
+"""What the platform tells operators: Prometheus metrics, structured logs, OpenTelemetry traces."""

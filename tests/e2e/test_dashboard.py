@@ -1,0 +1,109 @@
+"""The dashboard in headless Chromium (Debian's, installed by `make browser`): submit a job
+from the page, watch its progress bar reach 100% without reloading, open its result."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, async_playwright, expect
+from redis.asyncio import Redis
+
+from shared.readmodel import JobStore
+from shared.schemas import SEQ_PER_ATTEMPT, Queued
+from tests.e2e.conftest import KEYS, Stack
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# `SCREENSHOTS=docs/screenshots make test-e2e` refreshes the README's pictures.
+SCREENSHOTS = os.environ.get("SCREENSHOTS")
+TEXT = "Grace Hopper worked on the Harvard Mark I in Cambridge with Howard Aiken.\n" * 120
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make browser` (Debian's chromium package)")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def page(stack: Stack, chromium: str) -> AsyncIterator[Page]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        context = await browser.new_context(viewport={"width": 1280, "height": 900})
+        page = await context.new_page()
+        try:
+            yield page
+        finally:
+            await browser.close()
+
+
+async def _screenshot(page: Page, tmp_path: Path, name: str) -> None:
+    await page.screenshot(path=tmp_path / name, full_page=False)
+    if SCREENSHOTS:
+        os.makedirs(SCREENSHOTS, exist_ok=True)
+        await page.screenshot(path=Path(SCREENSHOTS) / name, full_page=False)
+
+
+async def _log_in(page: Page, stack: Stack, key: str) -> None:
+    await page.goto(f"{stack.base_url}/ui/")
+    await page.fill("#api-key", key)
+    await page.click("#login button[type=submit]")
+
+
+async def test_submit_watch_and_open_a_job(stack: Stack, page: Page, tmp_path: Path) -> None:
+    await _log_in(page, stack, KEYS["alpha"])
+    await expect(page.locator("#list-view")).to_be_visible()
+    await expect(page.locator("#live-state")).to_have_text("live")
+    await expect(page.locator('#queues tr[data-queue="ner.jobs"] td').nth(2)).not_to_have_text("0")
+
+    await page.select_option("#operation", "ner.entities")
+    await page.fill("#input", f'{{"text": {TEXT!r}}}'.replace("'", '"').replace("\n", "\\n"))
+    await page.click("#submit")
+    row = page.locator("#jobs tbody tr").first
+    await expect(row.locator("td.operation")).to_have_text("ner.entities")
+    job_id = await row.get_attribute("data-job-id")
+    assert job_id
+    # Only the live event stream can move the row to 100%: the page is never reloaded.
+    await expect(row.locator("td.status")).to_have_text("succeeded", timeout=60_000)
+    await expect(row.locator(".percent")).to_have_text("100%")
+    await _screenshot(page, tmp_path, "dashboard-jobs.png")
+
+    await row.locator("td.id a").click()
+    await expect(page.locator("#job-view")).to_be_visible()
+    await expect(page.locator("#job-status")).to_have_text("succeeded")
+    await expect(page.locator("#job-percent")).to_have_text("100%")
+    await expect(page.locator('#timeline li[data-event="succeeded"]')).to_have_count(1)
+    assert await page.locator('#timeline li[data-event="progress"]').count() >= 2
+    marks = page.locator("#entities mark")
+    assert await marks.count() >= 120
+    await expect(marks.first).to_contain_text("Grace Hopper")
+    await expect(page.locator("#job-result")).to_contain_text('"entities"')
+    await _screenshot(page, tmp_path, "dashboard-job.png")
+
+
+async def test_cancel_from_the_table(stack: Stack, page: Page, redis: Redis) -> None:
+    await _log_in(page, stack, KEYS["alpha"])
+    await expect(page.locator("#live-state")).to_have_text("live")
+    # A job recorded as queued that no worker will take: it appears through the live stream.
+    queued = Queued(
+        job_id=str(uuid.uuid4()),
+        tenant="alpha",
+        operation="ner.entities",
+        attempt=1,
+        seq=SEQ_PER_ATTEMPT,
+        at=datetime.now(UTC),
+    )
+    await JobStore(redis).apply(queued)
+    row = page.locator(f'#jobs tr[data-job-id="{queued.job_id}"]')
+    await expect(row.locator("td.status")).to_have_text("queued")
+    await row.locator("button.cancel").click()
+    await expect(row.locator("td.status")).to_have_text("cancelled")
+
+
+async def test_another_tenants_job_and_a_wrong_key(stack: Stack, page: Page) -> None:
+    await _log_in(page, stack, "not-a-key")
+    await expect(page.locator("#login-error")).to_contain_text("not accepted")
+    await expect(page.locator("#login")).to_be_visible()
