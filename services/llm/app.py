@@ -12,13 +12,11 @@ from services.llm.handlers import router
 from services.llm.settings import LlmSettings
 from services.llm.sources import TextSource
 from services.llm.summarization import Summarizer
-from shared.control import JobControl
-from shared.messaging import Publisher, stop_consuming
+from shared.bootstrap import start_runner, stop_runner
 from shared.readmodel import JobStore
 from shared.schemas.topology import LLM_QUEUE
-from shared.telemetry.metrics import register_in_flight, serve_metrics
 from shared.telemetry.setup import init_telemetry
-from shared.worker import JobRunner, OperationConfig
+from shared.worker import OperationHandler
 
 settings = LlmSettings()
 init_telemetry("llm", settings)
@@ -44,37 +42,24 @@ async def start() -> None:
         log.info("LLM provider %s, model %s", settings.base_url, settings.model)
     redis = settings.redis()
     source = TextSource(JobStore(redis))
-    publisher = await Publisher.connect(
-        settings.amqp_url, name="llm", publish_timeout=settings.publish_timeout
-    )
-    limit, attempts = settings.time_limit, settings.max_attempts
-    operations = {
-        "llm.summarize": OperationConfig(
-            Summarizer(provider, tokenizer, source, limits).run, time_limit=limit, max_attempts=attempts
-        ),
-        "llm.extract": OperationConfig(
-            Extractor(provider, tokenizer, source, limits).run, time_limit=limit, max_attempts=attempts
-        ),
+    handlers: dict[str, OperationHandler] = {
+        "llm.summarize": Summarizer(provider, tokenizer, source, limits).run,
+        "llm.extract": Extractor(provider, tokenizer, source, limits).run,
     }
-    runner = JobRunner(LLM_QUEUE, publisher, JobControl(redis), operations, settings.runner_config())
-    runner.start()
-    register_in_flight(LLM_QUEUE.name, lambda: runner.running)
-    serve_metrics(settings.metrics_host, settings.metrics_port)
+    runner = await start_runner("llm", LLM_QUEUE, settings, redis, handlers)
     context.set_global("provider", provider)
     context.set_global("redis", redis)
-    context.set_global("publisher", publisher)
     context.set_global("runner", runner)
 
 
 @app.on_shutdown
 async def drain() -> None:
-    await stop_consuming(broker.channel)
-    await context.get("runner").drain(settings.shutdown_grace)
+    await stop_runner(context.get("runner"), broker.channel, settings.shutdown_grace)
 
 
 @app.after_shutdown
 async def stop() -> None:
-    await context.get("publisher").close()
+    await context.get("runner").publisher.close()
     await context.get("redis").aclose()
     if (provider := context.get("provider")) is not None:
         await provider.close()

@@ -9,14 +9,12 @@ from services.ocr.engines import OcrEngine, RapidOcrEngine, TesseractEngine
 from services.ocr.extraction import TextExtractor
 from services.ocr.handlers import router
 from services.ocr.settings import OcrSettings
-from shared.control import JobControl
+from shared.bootstrap import start_runner, stop_runner
 from shared.files import FileCatalog
-from shared.messaging import Publisher, stop_consuming
 from shared.schemas.topology import OCR_QUEUE
 from shared.storage import open_storage
-from shared.telemetry.metrics import register_in_flight, serve_metrics
 from shared.telemetry.setup import init_telemetry
-from shared.worker import JobRunner, OperationConfig
+from shared.worker import OperationHandler
 
 settings = OcrSettings()
 init_telemetry("ocr", settings)
@@ -49,33 +47,21 @@ async def start() -> None:
         settings.concurrency,
         storage.description,
     )
-    publisher = await Publisher.connect(
-        settings.amqp_url, name="ocr", publish_timeout=settings.publish_timeout
-    )
     redis = settings.redis()
-    limit, attempts = settings.time_limit, settings.max_attempts
-    operations = {
-        "ocr.image": OperationConfig(extractor.run_image, time_limit=limit, max_attempts=attempts),
-        "ocr.pdf": OperationConfig(extractor.run_pdf, time_limit=limit, max_attempts=attempts),
-    }
-    runner = JobRunner(OCR_QUEUE, publisher, JobControl(redis), operations, settings.runner_config())
-    runner.start()
-    register_in_flight(OCR_QUEUE.name, lambda: runner.running)
-    serve_metrics(settings.metrics_host, settings.metrics_port)
+    handlers: dict[str, OperationHandler] = {"ocr.image": extractor.run_image, "ocr.pdf": extractor.run_pdf}
+    runner = await start_runner("ocr", OCR_QUEUE, settings, redis, handlers)
     context.set_global("extractor", extractor)
     context.set_global("redis", redis)
-    context.set_global("publisher", publisher)
     context.set_global("runner", runner)
 
 
 @app.on_shutdown
 async def drain() -> None:
-    await stop_consuming(broker.channel)
-    await context.get("runner").drain(settings.shutdown_grace)
+    await stop_runner(context.get("runner"), broker.channel, settings.shutdown_grace)
 
 
 @app.after_shutdown
 async def stop() -> None:
-    await context.get("publisher").close()
+    await context.get("runner").publisher.close()
     await context.get("redis").aclose()
     context.get("extractor").close()
