@@ -29,6 +29,20 @@ def _sse(item: StreamEvent | None) -> str:
     return f"event: {item.type}\nid: {item.id}\ndata: {json.dumps(item.data, separators=(',', ':'))}\n\n"
 
 
+def _sse_response(items: AsyncIterator[StreamEvent | None]) -> StreamingResponse:
+    async def body() -> AsyncIterator[str]:
+        with STREAMS_OPEN.labels("sse").track_inprogress():
+            yield "retry: 2000\n\n"
+            async for item in items:
+                yield _sse(item)
+
+    return StreamingResponse(
+        body(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
 @router.get(
     "/{job_id}/events",
     summary="Server-Sent Events: the job's state, then each event until it ends",
@@ -45,18 +59,8 @@ async def stream_events(
 ) -> StreamingResponse:
     if await store.get(tenant, job_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    events = job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=settings.keepalive_seconds)
-
-    async def body() -> AsyncIterator[str]:
-        with STREAMS_OPEN.labels("sse").track_inprogress():
-            yield "retry: 2000\n\n"
-            async for item in events:
-                yield _sse(item)
-
-    return StreamingResponse(
-        body(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    return _sse_response(
+        job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=settings.keepalive_seconds)
     )
 
 
@@ -71,19 +75,7 @@ async def stream_tenant_updates(
 ) -> StreamingResponse:
     """`event: job` with the job's current state (without its result) whenever it changes;
     nothing is replayed: read `GET /v1/jobs` first, then apply these."""
-    updates = tenant_updates(store, hub, tenant, keepalive=settings.keepalive_seconds)
-
-    async def body() -> AsyncIterator[str]:
-        with STREAMS_OPEN.labels("sse").track_inprogress():
-            yield "retry: 2000\n\n"
-            async for item in updates:
-                yield _sse(item)
-
-    return StreamingResponse(
-        body(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return _sse_response(tenant_updates(store, hub, tenant, keepalive=settings.keepalive_seconds))
 
 
 @router.websocket("/{job_id}/ws")
