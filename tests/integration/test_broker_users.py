@@ -181,3 +181,18 @@ async def test_a_message_handed_back_keeps_its_publishers_identity(
     refused = identities.refusal(again.user_id, json.loads(again.body), again.headers)
     assert refused is not None
     assert refused.code == "tenant_mismatch"
+
+
+def test_a_password_that_starts_with_a_dash_is_a_password_not_an_option() -> None:
+    # token_urlsafe() starts with "-" one time in 64; rabbitmqctl used to read it as an option.
+    ctl = Rabbitmqctl()
+    user = f"test-{uuid.uuid4().hex[:8]}-dash"
+    try:
+        ctl.add_user(user, "-first")
+        ctl.run("authenticate_user", user, "--", "-first")
+        ctl.change_password(user, "-second")
+        ctl.run("authenticate_user", user, "--", "-second")
+        with pytest.raises(RuntimeError, match="authenticate_user"):
+            ctl.run("authenticate_user", user, "--", "-first")
+    finally:
+        ctl.delete_user(user)

@@ -11,12 +11,11 @@ class Rabbitmqctl:
     def __init__(self, command: str | None = None) -> None:
         self.command = shlex.split(command or os.environ.get("RABBITMQCTL", "rabbitmqctl"))
 
-    def run(self, *args: str) -> str:
+    def run(self, *args: str, stdin: str | None = None) -> str:
         done = subprocess.run(
-            [*self.command, *args], capture_output=True, text=True, timeout=120, check=False
+            [*self.command, *args], input=stdin, capture_output=True, text=True, timeout=120, check=False
         )
         if done.returncode != 0:
-            # args may hold a password: name only the subcommand
             raise RuntimeError(f"rabbitmqctl {args[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
         return done.stdout
 
@@ -24,11 +23,13 @@ class Rabbitmqctl:
         lines = self.run("list_users", "--silent", "--no-table-headers").splitlines()
         return {line.split("\t")[0] for line in lines if line.strip()}
 
+    # Passwords go through stdin: never in the process list, and one that starts
+    # with "-" is not taken for an option.
     def add_user(self, user: str, password: str) -> None:
-        self.run("add_user", user, password)
+        self.run("add_user", user, stdin=password)
 
     def change_password(self, user: str, password: str) -> None:
-        self.run("change_password", user, password)
+        self.run("change_password", user, stdin=password)
 
     def delete_user(self, user: str) -> None:
         self.run("delete_user", user)
