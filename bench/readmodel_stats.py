@@ -2,13 +2,10 @@
 
 Memory is measured key by key with `MEMORY USAGE ... SAMPLES 0` (exact, every element),
 not as a difference of `used_memory`: the Redis server is shared, so its total moves
-with other people's work. "Without its result" subtracts the result's own bytes from the
-real job hash. That keeps what the result costs indirectly: a value over 64 bytes turns
-the hash from a compact listpack into a hash table. `compact_hash_bytes` is the same hash
-without the result field at all (a scratch copy, same key length), for comparison.
+with other people's work. "Without its result" subtracts only the result's own bytes
+from its key: the key's overhead counts.
 """
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -28,11 +25,10 @@ class ReadModelStats:
     succeeded: int
     sampled: int
     hash_bytes: float
-    """The job hash, less the bytes of its result string."""
+    result_key_bytes: float
+    """The result's key, less the bytes of the result string."""
     result_bytes: float
     """The result string's bytes (for context; not part of the target)."""
-    compact_hash_bytes: float
-    """The job hash copied without its result field (a listpack when every value is short)."""
     events_bytes: float
     index_bytes: float
     expires_bytes: float
@@ -40,7 +36,9 @@ class ReadModelStats:
 
     @property
     def per_job_bytes(self) -> float:
-        return self.hash_bytes + self.events_bytes + self.index_bytes + self.expires_bytes
+        return sum(
+            (self.hash_bytes, self.result_key_bytes, self.events_bytes, self.index_bytes, self.expires_bytes)
+        )
 
     @property
     def server_jobs_per_s(self) -> float:
@@ -64,19 +62,16 @@ def read_model_stats(redis_url: str, tenant: str = "bench", sample: int = 500) -
         span = (max(ended) - min(created)).total_seconds() if finished else 0.0
         step = max(1, len(finished) // sample)
         sampled = [job_id for job_id, _ in finished[::step]][:sample]
-        hash_total = result_total = compact_total = events_total = 0
-        scratch = f"jobs:job:{uuid.uuid4()}"  # same length as a real job key
+        hash_total = result_key_total = result_total = events_total = keys_with_ttl = 0
         for job_id in sampled:
             key = f"jobs:job:{job_id}"
-            fields = cast(dict[str, str], redis.hgetall(key))
-            result = len(fields.pop("result", "").encode())
-            hash_total += int(redis.memory_usage(key, samples=0) or 0) - result
-            result_total += result
-            redis.delete(scratch)
-            redis.hset(scratch, mapping=fields)  # type: ignore[arg-type]
-            compact_total += int(redis.memory_usage(scratch, samples=0) or 0)
-            redis.delete(scratch)
-            events_total += int(redis.memory_usage(f"{key}:events", samples=0) or 0)
+            hash_total += int(redis.memory_usage(key, samples=0) or 0)
+            result = int(redis.strlen(f"{key}:result"))
+            if result:
+                result_key_total += int(redis.memory_usage(f"{key}:result", samples=0) or 0) - result
+                result_total += result
+            events_total += int(redis.memory_usage(f"{key}:log", samples=0) or 0)
+            keys_with_ttl += sum(1 for k in (key, f"{key}:log", f"{key}:result") if redis.ttl(k) > 0)
         n = max(1, len(sampled))
         index_bytes = int(redis.memory_usage(index, samples=0) or 0) / max(1, len(members))
         return ReadModelStats(
@@ -84,11 +79,11 @@ def read_model_stats(redis_url: str, tenant: str = "bench", sample: int = 500) -
             succeeded=sum(1 for _, r in finished if r[0] == "succeeded"),
             sampled=len(sampled),
             hash_bytes=hash_total / n,
+            result_key_bytes=result_key_total / n,
             result_bytes=result_total / n,
-            compact_hash_bytes=compact_total / n,
             events_bytes=events_total / n,
             index_bytes=index_bytes,
-            expires_bytes=2 * EXPIRES_ENTRY_BYTES,  # the hash and its event log expire
+            expires_bytes=keys_with_ttl * EXPIRES_ENTRY_BYTES / n,
             first_created_to_last_finished_s=span,
         )
     finally:

@@ -124,11 +124,12 @@ def _rows(r: Results) -> list[tuple[str, str, str, str, str]]:
         )
         rows.append(
             (
-                "  of which: hash / event log / index / expires",
-                f"{m.hash_bytes:.0f} / {m.events_bytes:.0f} / {m.index_bytes:.0f} / {m.expires_bytes:.0f}",
+                "  of which: hash / result key / event log / index / expires",
+                f"{m.hash_bytes:.0f} / {m.result_key_bytes:.0f} / {m.events_bytes:.0f}"
+                f" / {m.index_bytes:.0f} / {m.expires_bytes:.0f}",
                 "",
                 "",
-                f"(result string {m.result_bytes:.0f}; hash with no result field {m.compact_hash_bytes:.0f})",
+                f"(result string {m.result_bytes:.0f}, not counted)",
             )
         )
     rows.append(("API peak RSS (MB)", f"{r.api_peak_rss_mb:.0f}", "", "", ""))

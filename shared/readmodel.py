@@ -1,12 +1,21 @@
 """The Redis read model: jobs folded from their events, read by the API.
 
 Layout (all keys under the `jobs:` prefix):
-- `jobs:job:<id>`            hash: the job's current state (see `_FIELDS`)
-- `jobs:job:<id>:events`     sorted set: applied events, scored by sequence number
+- `jobs:job:<id>`            hash: the job's current state, without its result (see `_changes`)
+- `jobs:job:<id>:result`     string: the result JSON, once succeeded
+- `jobs:job:<id>:log`        list: applied events in order, each `<seq> <JSON>`, the JSON
+                             without the fields every event of the job shares (`_SHARED`)
 - `jobs:tenant:<t>:index`    sorted set, all scores 0, members `<created ms>:<id>`:
                              lexical order is creation order, so pages are exact
 - `jobs:idem:<t>:<key>`      Idempotency-Key -> job id
 - channel `jobs:updates`     the id of every job that changed (wakes live streams)
+
+Sized for memory (about 1.3 KB per finished job besides its result, see `make bench`):
+every hash value stays short, so Redis keeps the hash as a compact listpack (one value
+over 64 bytes, such as a result, turns it into a hash table three times the size), and
+the log is a list, which stays a listpack whatever its entries' length (a sorted set's
+members may not pass 64 bytes either). Appending is enough for order: an event is
+applied only with a number above the last one.
 """
 
 import json
@@ -14,6 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
+from pydantic_core import to_jsonable_python
 from redis.asyncio import Redis
 
 from shared.schemas import (
@@ -22,6 +32,7 @@ from shared.schemas import (
     JobStatus,
     JobView,
     ProgressView,
+    Succeeded,
 )
 
 __all__ = ["UPDATES_CHANNEL", "JobStore", "event_status"]
@@ -44,11 +55,11 @@ _STATUS_BY_EVENT = {
 # tenant than the job's record is refused. Returns 1 when applied, 0 when not, -1 on
 # a tenant mismatch.
 _APPLY = """
-local job, log, index = KEYS[1], KEYS[2], KEYS[3]
+local job, log, index, result_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local status, seq = ARGV[1], tonumber(ARGV[2])
 local tenant, operation, created_at, member = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local entry, ttl, channel, job_id = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
-local n_set, only_if = tonumber(ARGV[11]), ARGV[12]
+local n_set, only_if, result = tonumber(ARGV[11]), ARGV[12], ARGV[13]
 local terminal = {succeeded = true, failed = true, cancelled = true}
 local cur = redis.call('HMGET', job, 'status', 'seq', 'tenant')
 if only_if ~= '' and cur[1] ~= only_if then return 0 end
@@ -65,17 +76,20 @@ else
              'attempts', '0', 'fraction', '0')
   redis.call('ZADD', index, 0, member)
 end
-redis.call('HSET', job, 'status', status, 'seq', seq)
-local i = 13
+redis.call('HSET', job, 'status', status, 'seq', string.format('%d', seq))
+local i = 14
 for _ = 1, n_set do
   redis.call('HSET', job, ARGV[i], ARGV[i + 1]); i = i + 2
 end
 while i < #ARGV do
   redis.call('HSETNX', job, ARGV[i], ARGV[i + 1]); i = i + 2
 end
-redis.call('ZADD', log, seq, entry)
+redis.call('RPUSH', log, string.format('%d ', seq) .. entry)
 if terminal[status] and ttl > 0 then
   redis.call('EXPIRE', job, ttl); redis.call('EXPIRE', log, ttl)
+  if result ~= '' then redis.call('SET', result_key, result, 'EX', ttl) end
+elseif result ~= '' then
+  redis.call('SET', result_key, result)
 end
 redis.call('PUBLISH', channel, job_id)
 return 1
@@ -101,8 +115,7 @@ def _changes(event: JobEvent) -> tuple[dict[str, str], dict[str, str]]:
         case "retrying":
             return {"attempts": str(event.attempt), "message": event.error.message}, {}
         case "succeeded":
-            result = json.dumps(event.result, separators=(",", ":"))
-            return {"result": result, "fraction": "1.0", "message": "", "finished_at": at}, {}
+            return {"fraction": "1.0", "message": "", "finished_at": at}, {}
         case "failed":
             return {
                 "error_code": event.error.code,
@@ -118,7 +131,12 @@ def _index_member(created_at: datetime, job_id: str) -> str:
     return f"{int(created_at.timestamp() * 1000):013d}:{job_id}"
 
 
-def _view(job_id: str, h: dict[str, str]) -> JobView:
+# Every event of a job carries these; the log leaves them out (the job's hash has them,
+# and the log entry's prefix its number). A result is stored once, in its own key.
+_NOT_LOGGED = {"job_id", "tenant", "operation", "seq", "job_created_at", "result"}
+
+
+def _view(job_id: str, h: dict[str, str], result: str | None) -> JobView:
     error = None
     if "error_code" in h:
         error = JobError(code=h["error_code"], message=h.get("error_message", ""))
@@ -131,7 +149,8 @@ def _view(job_id: str, h: dict[str, str]) -> JobView:
         created_at=datetime.fromisoformat(h["created_at"]),
         started_at=datetime.fromisoformat(h["started_at"]) if "started_at" in h else None,
         finished_at=datetime.fromisoformat(h["finished_at"]) if "finished_at" in h else None,
-        result=json.loads(h["result"]) if "result" in h else None,
+        # A hash written before results had their own key still holds it.
+        result=json.loads(result) if result is not None else json.loads(h.get("result", "null")),
         error=error,
         seq=int(h["seq"]),
     )
@@ -158,7 +177,7 @@ class JobStore:
         is not in status `only_if`), -1 refused (another tenant's job)."""
         to_set, to_set_if_absent = _changes(event)
         created_at = event.job_created_at or event.at
-        entry = event.model_dump_json(exclude={"result"})
+        entry = event.model_dump_json(exclude=_NOT_LOGGED)
         args: list[str | int] = [
             event_status(event.type).value,
             event.seq,
@@ -172,26 +191,42 @@ class JobStore:
             event.job_id,
             len(to_set),
             only_if.value if only_if else "",
+            json.dumps(event.result, separators=(",", ":")) if isinstance(event, Succeeded) else "",
         ]
         for fields in (to_set, to_set_if_absent):
             for name, value in fields.items():
                 args += [name, value]
         key = self._job_key(event.job_id)
-        keys = [key, f"{key}:events", self._index_key(event.tenant)]
+        keys = [key, f"{key}:log", self._index_key(event.tenant), f"{key}:result"]
         return int(await self._apply(keys=keys, args=args))
 
     async def get(self, tenant: str, job_id: str) -> JobView | None:
-        h = cast(dict[str, str], await self.redis.hgetall(self._job_key(job_id)))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(self._job_key(job_id))
+            pipe.get(f"{self._job_key(job_id)}:result")
+            h, result = await pipe.execute()
         if not h or h.get("tenant") != tenant:
             return None
-        return _view(job_id, h)
+        return _view(job_id, h, result)
 
-    async def events_after(self, job_id: str, seq: int) -> list[tuple[int, dict[str, Any]]]:
-        """Applied events with a sequence number above `seq`, oldest first."""
-        rows = await self.redis.zrangebyscore(
-            f"{self._job_key(job_id)}:events", f"({seq}", "+inf", withscores=True
-        )
-        return [(int(score), json.loads(entry)) for entry, score in cast(list[tuple[str, float]], rows)]
+    async def events_after(
+        self, tenant: str, job: JobView, seq: int, *, start: int = 0
+    ) -> tuple[list[tuple[int, dict[str, Any]]], int]:
+        """The job's applied events numbered above `seq`, oldest first (without the result),
+        read from log position `start` on; also returns the position to read from next."""
+        rows = cast(list[str], await self.redis.lrange(f"{self._job_key(job.id)}:log", start, -1))
+        shared = {
+            "job_id": job.id,
+            "tenant": tenant,
+            "operation": job.operation,
+            "job_created_at": to_jsonable_python(job.created_at),
+        }
+        events = []
+        for row in rows:
+            number, _, entry = row.partition(" ")
+            if int(number) > seq:
+                events.append((int(number), {**shared, **json.loads(entry), "seq": int(number)}))
+        return events, start + len(rows)
 
     async def list(
         self,
@@ -219,16 +254,18 @@ class JobStore:
                 return items, None
             async with self.redis.pipeline(transaction=False) as pipe:
                 for member in members:
-                    pipe.hgetall(self._job_key(member.split(":", 1)[1]))
-                hashes = await pipe.execute()
+                    key = self._job_key(member.split(":", 1)[1])
+                    pipe.hgetall(key)
+                    pipe.get(f"{key}:result")
+                replies = await pipe.execute()
             expired = []
-            for member, h in zip(members, hashes, strict=True):
+            for member, h, result in zip(members, replies[::2], replies[1::2], strict=True):
                 scanned += 1
                 upper = f"({member}"
                 if not h:
                     expired.append(member)
                     continue
-                view = _view(member.split(":", 1)[1], h)
+                view = _view(member.split(":", 1)[1], h, result)
                 if (status is None or view.status == status) and (
                     operation is None or view.operation == operation
                 ):

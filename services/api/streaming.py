@@ -142,11 +142,12 @@ async def job_events(
             after = view.seq
         if view.status.terminal and view.seq <= after:
             return
+        position = 0
         while True:
             wake.clear()
-            for seq, entry in await store.events_after(job_id, after):
+            events, position = await store.events_after(tenant, view, after, start=position)
+            for seq, entry in events:
                 after = seq
-                entry["seq"] = seq
                 if entry["type"] == "succeeded":
                     final = await store.get(tenant, job_id)
                     entry["result"] = final.result if final else None

@@ -11,6 +11,7 @@ from shared.schemas import (
     SEQ_PER_ATTEMPT,
     Failed,
     JobError,
+    JobEvent,
     JobStatus,
     Progress,
     Queued,
@@ -69,7 +70,8 @@ async def test_duplicates_and_stale_events_change_nothing(store: JobStore, tenan
     view = await store.get(tenant, job)
     assert view is not None
     assert (view.status, view.progress.fraction, view.seq) == (JobStatus.running, 0.8, base + 5)
-    assert [seq for seq, _ in await store.events_after(job, 0)] == [base + 1, base + 5]
+    events, _ = await store.events_after(tenant, view, 0)
+    assert [seq for seq, _ in events] == [base + 1, base + 5]
 
 
 async def test_terminal_states_absorb_and_are_never_dropped(store: JobStore, tenant: str) -> None:
@@ -136,7 +138,45 @@ async def test_finished_jobs_expire(store: JobStore, redis: Redis, tenant: str) 
     await store.apply(Started(**ids(tenant, job, SEQ_PER_ATTEMPT + 1)))
     assert await redis.ttl(f"jobs:job:{job}") == -1
     await store.apply(Succeeded(**ids(tenant, job, SEQ_PER_ATTEMPT + 2), result={}))
-    assert 0 < await redis.ttl(f"jobs:job:{job}") <= 3600
+    for key in (f"jobs:job:{job}", f"jobs:job:{job}:log", f"jobs:job:{job}:result"):
+        assert 0 < await redis.ttl(key) <= 3600, key
+
+
+async def test_the_log_gives_back_every_event_as_published(store: JobStore, tenant: str) -> None:
+    job = str(uuid.uuid4())
+    base = SEQ_PER_ATTEMPT
+    published: list[JobEvent] = [
+        Queued(**ids(tenant, job, base)),
+        Started(**ids(tenant, job, base + 1)),
+        Progress(**ids(tenant, job, base + 2), fraction=0.5, message="page 1 of 2"),
+        Succeeded(**ids(tenant, job, base + 3), result={"entities": ["x" * 500]}),
+    ]
+    for event in published[:2]:
+        await store.apply(event)
+    view = await store.get(tenant, job)
+    assert view is not None
+    first, position = await store.events_after(tenant, view, 0)
+    for event in published[2:]:
+        await store.apply(event)
+    rest, _ = await store.events_after(tenant, view, base + 1, start=position)
+    assert [entry for _, entry in first + rest] == [
+        e.model_dump(mode="json", exclude={"result"}) for e in published
+    ]
+    view = await store.get(tenant, job)
+    assert view is not None
+    assert view.result == {"entities": ["x" * 500]}
+
+
+async def test_a_finished_job_stays_in_compact_encodings(store: JobStore, redis: Redis, tenant: str) -> None:
+    # Memory per job depends on it: a hash or sorted set holding a value over 64 bytes
+    # is stored as a table several times the size.
+    job = str(uuid.uuid4())
+    await store.apply(Queued(**ids(tenant, job, SEQ_PER_ATTEMPT)))
+    await store.apply(Started(**ids(tenant, job, SEQ_PER_ATTEMPT + 1)))
+    await store.apply(Succeeded(**ids(tenant, job, SEQ_PER_ATTEMPT + 2), result={"text": "y" * 2000}))
+    assert await redis.object("encoding", f"jobs:job:{job}") == "listpack"
+    assert await redis.object("encoding", f"jobs:job:{job}:log") in ("listpack", "quicklist")
+    assert await redis.llen(f"jobs:job:{job}:log") == 3
 
 
 async def test_list_pages_newest_first_with_filters(store: JobStore, redis: Redis, tenant: str) -> None:
