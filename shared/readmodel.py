@@ -25,6 +25,7 @@ from typing import Any, cast
 
 from pydantic_core import to_jsonable_python
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from shared.schemas import (
     JobError,
@@ -175,9 +176,29 @@ class JobStore:
     async def apply(self, event: JobEvent, *, only_if: JobStatus | None = None) -> int:
         """Fold one event into the job's state; 1 applied, 0 stale or duplicate (or the job
         is not in status `only_if`), -1 refused (another tenant's job)."""
+        keys, args = self._apply_call(event, only_if)
+        return int(await self._apply(keys=keys, args=args))
+
+    async def apply_many(self, events: Sequence[JobEvent]) -> list[int | Exception]:
+        """`apply` for each event, in order, in one round trip. Redis runs them in order,
+        so events of one job land in the order given. An event whose script failed gets
+        the error in its place; a lost connection raises (applying again is harmless:
+        every apply is a compare-and-set)."""
+        if not events:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for event in events:
+                keys, args = self._apply_call(event, None)
+                pipe.evalsha(self._apply.sha, len(keys), *keys, *args)
+            replies = await pipe.execute(raise_on_error=False)
+        if any(isinstance(r, NoScriptError) for r in replies):  # Redis restarted or flushed
+            await self.redis.script_load(_APPLY)
+            return await self.apply_many(events)
+        return [r if isinstance(r, Exception) else int(r) for r in replies]
+
+    def _apply_call(self, event: JobEvent, only_if: JobStatus | None) -> tuple[list[str], list[str | int]]:
         to_set, to_set_if_absent = _changes(event)
         created_at = event.job_created_at or event.at
-        entry = event.model_dump_json(exclude=_NOT_LOGGED)
         args: list[str | int] = [
             event_status(event.type).value,
             event.seq,
@@ -185,7 +206,7 @@ class JobStore:
             event.operation,
             _iso(created_at),
             _index_member(created_at, event.job_id),
-            entry,
+            event.model_dump_json(exclude=_NOT_LOGGED),
             self._finished_ttl,
             UPDATES_CHANNEL,
             event.job_id,
@@ -197,8 +218,7 @@ class JobStore:
             for name, value in fields.items():
                 args += [name, value]
         key = self._job_key(event.job_id)
-        keys = [key, f"{key}:log", self._index_key(event.tenant), f"{key}:result"]
-        return int(await self._apply(keys=keys, args=args))
+        return [key, f"{key}:log", self._index_key(event.tenant), f"{key}:result"], args
 
     async def get(self, tenant: str, job_id: str) -> JobView | None:
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -1,16 +1,24 @@
 """Named-entity recognition with spaCy: chunking long texts and mapping offsets back."""
 
+import multiprocessing
+import os
 import re
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
 from services.ner.batching import MicroBatcher
 from shared.schemas import Entity, NerInput, NerResult
 from shared.telemetry.tracing import stage
 from shared.worker import JobContext, JobFailure
 
-__all__ = ["EntityRecognizer", "split_text"]
+__all__ = ["EntityRecognizer", "ModelProcess", "split_text"]
+
+Out = TypeVar("Out")
 
 _BREAKS = (re.compile(r"\n\s*\n"), re.compile(r"(?<=[.!?])\s+"), re.compile(r"\s+"))
 
@@ -38,10 +46,82 @@ def split_text(text: str, size: int) -> list[tuple[int, str]]:
     return chunks
 
 
+# The model lives in its own process. On a thread, spaCy holds the GIL for most of a batch,
+# and the event loop (publishing events, acking, heartbeats) waited behind it: events left
+# the worker a median 111 ms after they were stamped in `make bench-sse` (bench/README.md).
+_nlp: Any = None
+
+
+def _load(pipeline: str) -> None:
+    """Initializer of the model process: load the pipeline; leave Ctrl-C and SIGTERM to the
+    parent, which drains its jobs and then shuts this process down."""
+    global _nlp
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True, name="parent-watch").start()
+    import spacy
+
+    _nlp = spacy.load(pipeline)
+
+
+def _exit_with(parent: int) -> None:
+    """A parent killed with SIGKILL cannot shut its pool down: go when it is gone."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _model_name() -> str:
+    meta = _nlp.meta
+    return f"{meta['lang']}_{meta['name']}-{meta['version']}"
+
+
+def _find(texts: Sequence[tuple[str, int]]) -> list[list[tuple[str, str, int, int]]]:
+    """(text, label, start, end) of each (text, offset) pair's entities, offsets added: one
+    `nlp.pipe` over all of them. Plain tuples, cheap to send back to the worker."""
+    docs = _nlp.pipe((text for text, _ in texts), batch_size=max(1, len(texts)))
+    return [
+        [(e.text, e.label_, e.start_char + offset, e.end_char + offset) for e in doc.ents]
+        for doc, (_, offset) in zip(docs, texts, strict=True)
+    ]
+
+
+def _entities(found: list[tuple[str, str, int, int]]) -> list[Entity]:
+    return [Entity(text=text, label=label, start=start, end=end) for text, label, start, end in found]
+
+
+class ModelProcess(Executor):
+    """One process that holds the pipeline; replaced if it dies (a batch that killed it
+    fails, and the batcher retries its texts one by one to find the culprit)."""
+
+    def __init__(self, pipeline: str) -> None:
+        self._pipeline = pipeline
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),  # never fork a process with threads
+            initializer=_load,
+            initargs=(self._pipeline,),
+        )
+
+    def submit(self, fn: Callable[..., Out], /, *args: Any, **kwargs: Any) -> "Future[Out]":
+        try:
+            return self._pool.submit(fn, *args, **kwargs)
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False)
+            self._pool = self._start()
+            return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
 class EntityRecognizer:
-    """Loads the pipeline once; runs it on one dedicated thread so the event loop
-    (heartbeats, acks, other jobs' events) never waits for the CPU work. Texts of jobs that
-    run at the same time go through `nlp.pipe` together (see services/ner/batching.py)."""
+    """Runs the pipeline in a model process (`ModelProcess`), so the event loop never waits
+    for the CPU work. Texts of jobs that run at the same time go through `nlp.pipe` together
+    (see services/ner/batching.py)."""
 
     def __init__(
         self,
@@ -52,31 +132,20 @@ class EntityRecognizer:
         batch_size: int = 64,
         batch_wait: float = 0.005,
     ) -> None:
-        import spacy
-
-        self._nlp: Any = spacy.load(pipeline)
-        meta = self._nlp.meta
-        self.model = f"{meta['lang']}_{meta['name']}-{meta['version']}"
         self._max_text_chars = max_text_chars
         self._chunk_chars = chunk_chars
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spacy")
-        self.batcher: MicroBatcher[tuple[str, int], list[Entity]] = MicroBatcher(
-            self.entities_of_many, self._executor, max_batch=batch_size, max_wait=batch_wait
+        self._executor = ModelProcess(pipeline)
+        self.model = self._executor.submit(_model_name).result()  # waits until it is loaded
+        self.batcher: MicroBatcher[tuple[str, int], list[tuple[str, str, int, int]]] = MicroBatcher(
+            _find, self._executor, max_batch=batch_size, max_wait=batch_wait
         )
 
     def entities(self, text: str, offset: int = 0) -> list[Entity]:
         return self.entities_of_many([(text, offset)])[0]
 
     def entities_of_many(self, texts: Sequence[tuple[str, int]]) -> list[list[Entity]]:
-        """Entities of each (text, offset) pair, offsets added; one `nlp.pipe` over all of them."""
-        docs = self._nlp.pipe((text for text, _ in texts), batch_size=max(1, len(texts)))
-        return [
-            [
-                Entity(text=e.text, label=e.label_, start=e.start_char + offset, end=e.end_char + offset)
-                for e in doc.ents
-            ]
-            for doc, (_, offset) in zip(docs, texts, strict=True)
-        ]
+        """Entities of each (text, offset) pair, offsets added, outside any batcher."""
+        return [_entities(found) for found in self._executor.submit(_find, list(texts)).result()]
 
     async def run(self, job: NerInput, ctx: JobContext) -> NerResult:
         text = job.text
@@ -89,7 +158,7 @@ class EntityRecognizer:
         found: list[Entity] = []
         for number, (offset, chunk) in enumerate(chunks, start=1):
             with stage("ner.chunk", chunk=number, chunks=len(chunks), chars=len(chunk)):
-                found += await self.batcher.submit((chunk, offset))
+                found += _entities(await self.batcher.submit((chunk, offset)))
             if len(chunks) > 1:
                 await ctx.progress(number / len(chunks), f"chunk {number} of {len(chunks)}")
         return NerResult(entities=found, model=self.model)

@@ -37,5 +37,6 @@ async def start() -> None:
 
 @app.after_shutdown
 async def stop() -> None:
+    await context.get("projector").close()
     await context.get("publisher").close()
     await context.get("redis").aclose()

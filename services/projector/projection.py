@@ -1,9 +1,8 @@
-"""Folding job events into the read model, holding each event until Redis has it."""
+"""Folding job events into the read model, in batches, holding each event until Redis has it."""
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
@@ -18,40 +17,30 @@ from shared.telemetry.metrics import PROJECTED
 from shared.telemetry.tracing import consuming
 from shared.worker import describe_errors
 
-__all__ = ["KeyedLocks", "Projector"]
+__all__ = ["Projector"]
 
 log = logging.getLogger(__name__)
 
 _OUTCOMES = {1: "applied", 0: "stale", -1: "refused"}
 
 
-class KeyedLocks:
-    """One FIFO lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class Projector:
-    def __init__(self, store: JobStore, publisher: Publisher, *, max_delay: float) -> None:
+    """Applies events in batches: while one batch is in Redis, the next collects, and each
+    batch is one round trip (a pipeline of compare-and-set scripts). One batch at a time,
+    in arrival order, which is delivery order (handlers start in delivery order and queue
+    their event before their first await): so an earlier event of a job is never skipped
+    as stale because a later one overtook it."""
+
+    def __init__(
+        self, store: JobStore, publisher: Publisher, *, max_delay: float, max_batch: int = 256
+    ) -> None:
         self.store = store
         self.publisher = publisher
         self._max_delay = max_delay
-        self._locks = KeyedLocks()
+        self._max_batch = max_batch
+        self._waiting: list[tuple[JobEvent, asyncio.Future[int]]] = []
+        self._arrived = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
         with consuming(message, PROJECTOR_QUEUE.name):  # the trace of the job the event belongs to
@@ -69,21 +58,49 @@ class Projector:
             await self.publisher.dead_letter(PROJECTOR_QUEUE, message, "invalid_event", reason)
             PROJECTED.labels("invalid").inc()
             return
-        # Events of one job are applied one at a time, in delivery order (asyncio locks are
-        # FIFO and handlers start in delivery order), so that an earlier event is never
-        # skipped as stale because a later one overtook it on another Redis connection.
-        async with self._locks.hold(event.job_id):
-            outcome = await self._apply(event)
+        outcome = await self.apply(event)
         PROJECTED.labels(_OUTCOMES[outcome]).inc()
         if outcome < 0:
             log.warning("event for job %s names tenant %r, not the job's", event.job_id, event.tenant)
 
-    async def _apply(self, event: JobEvent) -> int:
+    def apply(self, event: JobEvent) -> "asyncio.Future[int]":
+        """The outcome of applying `event` (see `JobStore.apply`), once its batch is in Redis."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run_batches(), name="projector-batches")
+        outcome: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append((event, outcome))
+        self._arrived.set()
+        return outcome
+
+    async def _run_batches(self) -> None:
+        while True:
+            await self._arrived.wait()
+            batch = self._waiting[: self._max_batch]
+            del self._waiting[: self._max_batch]
+            if not self._waiting:
+                self._arrived.clear()
+            for (_, outcome), result in zip(
+                batch, await self._apply_batch([e for e, _ in batch]), strict=True
+            ):
+                if outcome.done():  # its handler was cancelled (shutdown)
+                    continue
+                if isinstance(result, Exception):
+                    outcome.set_exception(result)
+                else:
+                    outcome.set_result(result)
+
+    async def _apply_batch(self, events: list[JobEvent]) -> list[int | Exception]:
         delay = 0.1
         while True:
             try:
-                return await self.store.apply(event)
+                return await self.store.apply_many(events)
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                log.warning("redis unavailable (%s); retrying event %s in %.1fs", exc, event.seq, delay)
+                log.warning("redis unavailable (%s); retrying %d events in %.1fs", exc, len(events), delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_delay)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

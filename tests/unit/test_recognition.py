@@ -1,4 +1,9 @@
 import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
@@ -61,6 +66,21 @@ async def test_concurrent_jobs_run_through_one_pipe_batch() -> None:
     found = await asyncio.gather(*(recognizer.batcher.submit((t, 0)) for t in texts))
     assert recognizer.batcher.batches == 1
     for text, entities in zip(texts, found, strict=True):
-        assert {(e.text, e.label) for e in entities} >= {("Angela Merkel", "PERSON"), ("Berlin", "GPE")}
-        assert all(text[e.start : e.end] == e.text for e in entities)
+        assert {(e[0], e[1]) for e in entities} >= {("Angela Merkel", "PERSON"), ("Berlin", "GPE")}
+        assert all(text[start:end] == found_text for found_text, _, start, end in entities)
     await recognizer.close()
+
+
+def test_a_dead_model_process_is_replaced(recognizer: EntityRecognizer) -> None:
+    # Whatever killed it (out of memory on a huge text, an operator), the next batch gets a
+    # fresh process with the pipeline loaded again.
+    recognizer.entities("Warm up.")
+    children = multiprocessing.active_children()
+    assert children, "the pipeline runs in a child process"
+    for child in children:
+        assert child.pid is not None
+        os.kill(child.pid, signal.SIGKILL)
+    with contextlib.suppress(BrokenProcessPool):  # a call that meets the dead process fails
+        recognizer.entities("Ada Lovelace lived in London.")
+    labels = {(e.text, e.label) for e in recognizer.entities("Barack Obama visited Paris.")}
+    assert labels == {("Barack Obama", "PERSON"), ("Paris", "GPE")}
