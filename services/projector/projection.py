@@ -2,16 +2,21 @@
 
 import asyncio
 import contextlib
+import json
 import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from shared.identity import PublisherIdentities
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
-from shared.schemas import JobEvent, parse_event
+from shared.schemas import SEQ_PER_ATTEMPT, Failed, JobCommand, JobError, JobEvent, parse_event
 from shared.schemas.topology import PROJECTOR_QUEUE
 from shared.telemetry.metrics import PROJECTED
 from shared.telemetry.tracing import consuming
@@ -32,10 +37,18 @@ class Projector:
     as stale because a later one overtook it."""
 
     def __init__(
-        self, store: JobStore, publisher: Publisher, *, max_delay: float, max_batch: int = 256
+        self,
+        store: JobStore,
+        publisher: Publisher,
+        *,
+        max_delay: float,
+        max_batch: int = 256,
+        identities: PublisherIdentities | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
+        self.identities = identities or PublisherIdentities.from_settings()
+        """Who may name which tenant: a dead-lettered command is believed as the workers would."""
         self._max_delay = max_delay
         self._max_batch = max_batch
         self._waiting: list[tuple[JobEvent, asyncio.Future[int]]] = []
@@ -62,6 +75,42 @@ class Projector:
         PROJECTED.labels(_OUTCOMES[outcome]).inc()
         if outcome < 0:
             log.warning("event for job %s names tenant %r, not the job's", event.job_id, event.tenant)
+
+    async def dead_lettered(self, message: AbstractIncomingMessage) -> None:
+        """A job command was dead-lettered. A worker that did so has decided the job's fate
+        and said why (`x-error-code`); one the broker dead-lettered on its own (its delivery
+        limit, a consumer's reject) would leave the job queued or running forever: it ends
+        `failed` with code `dead_lettered`, published as any worker's event would be."""
+        headers = message.headers or {}
+        if "x-error-code" in headers:
+            return
+        try:
+            raw = json.loads(message.body)
+            command = JobCommand.model_validate(raw)
+        except (ValueError, ValidationError):
+            log.warning("dead-lettered message %s is no job command: nothing to fail", message.message_id)
+            return
+        if self.identities.refusal(message.user_id, raw, headers) is not None:
+            return  # its publisher may not speak for that job: leave the job alone
+        why = _death(headers)
+        log.warning("the broker dead-lettered job %s (%s): failing it", command.job_id, why)
+        await self.publisher.publish_event(
+            Failed(
+                job_id=command.job_id,
+                tenant=command.tenant,
+                operation=command.operation,
+                attempt=command.attempt,
+                # the last number of the attempt; a terminal event is renumbered if need be
+                seq=(command.attempt + 1) * SEQ_PER_ATTEMPT - 1,
+                at=datetime.now(UTC),
+                job_created_at=command.created_at,
+                error=JobError(
+                    code="dead_lettered",
+                    message=f"the broker dead-lettered the job's message ({why}); "
+                    "a copy is in its queue's dead-letter queue",
+                ),
+            )
+        )
 
     def apply(self, event: JobEvent) -> "asyncio.Future[int]":
         """The outcome of applying `event` (see `JobStore.apply`), once its batch is in Redis."""
@@ -104,3 +153,18 @@ class Projector:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def _death(headers: Mapping[str, Any]) -> str:
+    """`reason` from `queue` (after n deliveries), from the broker's `x-death` header."""
+    deaths = headers.get("x-death")
+    first = deaths[0] if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict) else {}
+    reason = _text(first.get("reason") or headers.get("x-first-death-reason") or "unknown reason")
+    queue = _text(first.get("queue") or headers.get("x-first-death-queue") or "its queue")
+    deliveries = headers.get("x-delivery-count")
+    after = f" after {deliveries + 1} deliveries" if isinstance(deliveries, int) else ""
+    return f"{reason} from {queue}{after}"
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

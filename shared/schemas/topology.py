@@ -10,11 +10,13 @@ from typing import Any
 
 __all__ = [
     "DEAD_LETTER_EXCHANGE",
+    "DEAD_LETTER_WATCH_QUEUE",
     "DELAY_EXCHANGE",
     "DELAY_LEVELS",
     "DELIVERY_LIMIT",
     "EVENTS_EXCHANGE",
     "JOBS_EXCHANGE",
+    "JOB_QUEUES",
     "LLM_QUEUE",
     "NER_QUEUE",
     "OCR_QUEUE",
@@ -123,7 +125,18 @@ PROJECTOR_QUEUE = QueueSpec(
     description="Every job event, folded into the Redis read model by services/projector.",
 )
 
-QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, OCR_QUEUE, LLM_QUEUE, PROJECTOR_QUEUE)
+JOB_QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, OCR_QUEUE, LLM_QUEUE)
+
+DEAD_LETTER_WATCH_QUEUE = QueueSpec(
+    name="projector.dead-letters",
+    exchange=DEAD_LETTER_EXCHANGE,
+    binding_keys=tuple(q.name for q in JOB_QUEUES),
+    description="A copy of every dead-lettered job command, for services/projector: a job whose "
+    "message the broker dead-lettered on its own (delivery limit, a consumer's reject) ends "
+    "`failed` with code `dead_lettered`. Each `<queue>.dlq` keeps its own copy for operators.",
+)
+
+QUEUES: tuple[QueueSpec, ...] = (*JOB_QUEUES, PROJECTOR_QUEUE, DEAD_LETTER_WATCH_QUEUE)
 """Every queue of the platform; all of them are declared by every service at start."""
 
 

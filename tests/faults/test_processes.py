@@ -233,3 +233,40 @@ async def test_a_cancelled_queued_job_never_starts(fault_stack: Stack, alpha: ht
     assert final_status(await follow(alpha, after["id"])) == "succeeded"
     assert "started" not in await history(alpha, job["id"])
     assert (await alpha.post(f"/v1/jobs/{job['id']}/cancel")).status_code == 409
+
+
+async def test_a_job_the_broker_dead_letters_on_its_own_ends_failed(
+    fault_stack: Stack, alpha: httpx.AsyncClient
+) -> None:
+    # A consumer that rejects without requeueing (a crashed handler in Propan, an operator's
+    # tool): the broker dead-letters the command, and nothing of ours published an outcome.
+    ner = fault_stack.services["ner"]
+    ner.stop()
+    try:
+        job = await submit(alpha, "Airbus builds aircraft in Toulouse.")
+        channel = await fault_stack.amqp.channel()
+        queue = await channel.get_queue(NER_QUEUE.name, ensure=False)
+        message = None
+        for _ in range(100):
+            message = await queue.get(fail=False)
+            if message is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert message is not None
+        assert json.loads(message.body)["job_id"] == job["id"]
+        await message.reject(requeue=False)
+        await channel.close()
+        views = await wait_all_terminal(alpha, [job["id"]], within=30)
+    finally:
+        ner.start()
+    error = views[job["id"]]["error"]
+    assert views[job["id"]]["status"] == "failed"
+    assert error["code"] == "dead_lettered"
+    assert "rejected" in error["message"]
+    assert NER_QUEUE.name in error["message"]
+    dlq = await (await fault_stack.amqp.channel()).get_queue(NER_QUEUE.dead_letter_queue, ensure=False)
+    kept = await dlq.get(fail=False)
+    assert kept is not None, "operators keep a copy"
+    assert json.loads(kept.body)["job_id"] == job["id"]
+    await kept.ack()
+    await fault_stack.wait_consuming(NER_QUEUE.name)

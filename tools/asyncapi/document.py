@@ -298,6 +298,8 @@ def build_document(
             names = [f"command.{op.name}" for op in ops if op.queue.name == name]
         elif EVENTS_EXCHANGE in exchanges:
             names = event_names
+        elif DEAD_LETTER_EXCHANGE in exchanges:  # a watcher of dead letters: the same messages
+            names = ["deadLetter"]
         else:
             names = []
             for sub in subs:
