@@ -129,7 +129,7 @@ class EntityRecognizer:
         *,
         max_text_chars: int,
         chunk_chars: int,
-        batch_size: int = 64,
+        batch_size: int = 32,
         batch_wait: float = 0.005,
     ) -> None:
         self._max_text_chars = max_text_chars

@@ -19,11 +19,16 @@ class NerSettings(WorkerSettings):
         20_000, description="Texts longer than this are processed in chunks, one progress event each."
     )
     prefetch: int = Field(
-        128,
+        64,
         description="Unacked deliveries per worker process (its concurrency); twice the batch size, "
         "so that the next batch is already delivered while the model works on one.",
     )
-    batch_size: int = Field(64, description="Most texts (or chunks) per `nlp.pipe` batch.")
+    batch_size: int = Field(
+        32,
+        description="Most texts (or chunks) per `nlp.pipe` batch. Larger batches hardly add "
+        "throughput past 32 and hold every job of a batch back until the whole batch is done "
+        "(bench/README.md).",
+    )
     batch_wait: float = Field(
         0.005,
         description="Seconds a text waits for other jobs' texts to join its batch (the added "
