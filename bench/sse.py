@@ -20,16 +20,20 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
+import aio_pika
 import httpx
 import uvloop
+from redis.asyncio import Redis
 
 from bench.report import machine_description
 from bench.run import DEFAULT_AMQP, DEFAULT_REDIS
 from bench.stacks import JobsStack, peak_rss_mb
 from bench.texts import load_texts
+from shared.readmodel import UPDATES_CHANNEL
+from shared.schemas.topology import EVENTS_EXCHANGE
 
 TERMINAL = {"succeeded", "failed", "cancelled"}
 
@@ -97,6 +101,73 @@ class Stream:
             self.done = True
 
 
+class HopProbes:
+    """Where the delay builds up: the same `at` stamps seen at two points on the way,
+    (1) by a consumer of its own on `job-events` (a throwaway queue: the worker's publish and
+    the broker's routing) and (2) when the projector's write announces the job on the update
+    channel (adds the projector's queue and its Redis write). The streams' own delays add
+    the API's reading and sending."""
+
+    def __init__(self, amqp_url: str, redis_url: str) -> None:
+        self.amqp_url, self.redis_url = amqp_url, redis_url
+        self.at_broker: list[float] = []
+        self.in_redis: list[float] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        ready = [asyncio.Event(), asyncio.Event()]
+        self._tasks = [
+            asyncio.create_task(self._broker(ready[0])),
+            asyncio.create_task(self._redis(ready[1])),
+        ]
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in ready)), 10)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _broker(self, ready: asyncio.Event) -> None:
+        connection = await aio_pika.connect(self.amqp_url)
+        try:
+            channel = await connection.channel()
+            queue = await channel.declare_queue("", exclusive=True)
+            await queue.bind(EVENTS_EXCHANGE, "#")
+            ready.set()
+            async with queue.iterator(no_ack=True) as messages:
+                async for message in messages:
+                    self.at_broker.append(time.time() - _stamp(json.loads(message.body)["at"]))
+        finally:
+            await connection.close()
+
+    async def _redis(self, ready: asyncio.Event) -> None:
+        redis = Redis.from_url(self.redis_url, decode_responses=True)
+        try:
+            async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                await pubsub.subscribe(UPDATES_CHANNEL)
+                ready.set()
+                async for message in pubsub.listen():
+                    seen = time.time()
+                    last = cast(str | None, await redis.lindex(f"jobs:job:{message['data']}:log", -1))
+                    if last:
+                        self.in_redis.append(seen - _stamp(json.loads(last.split(" ", 1)[1])["at"]))
+        finally:
+            await redis.aclose()
+
+
+def _stamp(at: str) -> float:
+    return datetime.fromisoformat(at).timestamp()
+
+
+def _percentiles(delays: list[float]) -> dict[str, float]:
+    ordered = sorted(delays)
+
+    def pct(p: float) -> float:
+        return round(1000 * ordered[min(len(ordered) - 1, int(p * len(ordered)))], 1) if ordered else 0.0
+
+    return {"p50": pct(0.5), "p99": pct(0.99)}
+
+
 async def submit_jobs(stack: JobsStack, n: int, chunks: int) -> list[str]:
     texts = load_texts(n * chunks)
     sem = asyncio.Semaphore(32)
@@ -128,6 +199,8 @@ async def measure(stack: JobsStack, streams: int, chunks: int, within: float) ->
     redis_port = urlparse(stack.redis_url).port or 6379
     most_connections = redis_connections(stack.api.pid, redis_port)
     load = os.getloadavg()[0]
+    probes = HopProbes(stack.amqp_url, stack.redis_url)
+    await probes.start()
     started = time.monotonic()
     stack.add_ner_worker()
     pending = set(tasks)
@@ -136,6 +209,7 @@ async def measure(stack: JobsStack, streams: int, chunks: int, within: float) ->
         most_connections = max(most_connections, redis_connections(stack.api.pid, redis_port))
     for task in pending:
         task.cancel()
+    await probes.stop()
     delays = sorted(d for c in clients for d in c.delays)
     failed = [t for t in tasks if t.done() and not t.cancelled() and t.exception()]
 
@@ -150,11 +224,21 @@ async def measure(stack: JobsStack, streams: int, chunks: int, within: float) ->
         "delay_p50_ms": pct(0.5),
         "delay_p99_ms": pct(0.99),
         "delay_max_ms": round(1000 * delays[-1], 1) if delays else 0.0,
+        "hops_ms": {
+            "worker_to_broker": _percentiles(probes.at_broker),
+            "to_redis_via_projector": _percentiles(probes.in_redis),
+            "to_sse_client": {"p50": pct(0.5), "p99": pct(0.99)},
+        },
         "seconds": round(time.monotonic() - started, 1),
         "api_peak_rss_mb": round(peak_rss_mb(stack.api.pid), 1),
         "api_redis_connections_max": most_connections,
         "load_before": round(load, 2),
     }
+
+
+def _hop(result: dict[str, Any], name: str) -> str:
+    hop = result["hops_ms"][name]
+    return f"{hop['p50']}/{hop['p99']} ms"
 
 
 def render_sse_markdown(result: dict[str, Any], summary: str, args: str) -> str:
@@ -205,6 +289,8 @@ def main() -> int:
         f"delay p50 {result['delay_p50_ms']} ms, "
         f"p99 {result['delay_p99_ms']} ms (target < 100), API peak {result['api_peak_rss_mb']} MB "
         f"(target < 250), API Redis connections at most {result['api_redis_connections_max']}, "
+        f"cumulative delay p50/p99 at the broker {_hop(result, 'worker_to_broker')}, "
+        f"in Redis {_hop(result, 'to_redis_via_projector')}, "
         f"load average {result['load_before']}: targets {'met' if ok else 'NOT met'}"
     )
     print(summary)
