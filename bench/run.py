@@ -70,13 +70,15 @@ def _root_cause(stderr: str) -> str:
         "\n\nThe above exception was the direct cause of the following exception:\n\n"
     )
     first, last = blocks[0].strip().splitlines(), blocks[-1].strip().splitlines()
-    return "\n".join([*first[-3:], "...", *last[-2:]] if len(blocks) > 1 else last[-3:])
+    return "\n".join([*first[-8:], "...", *last[-2:]] if len(blocks) > 1 else last[-8:])
 
 
 def twice(name: str, measure: Callable[[], T]) -> T:
     """Run `measure` (a whole stack run); once more on a fresh stack if the load client
-    failed. Both stacks' HTTP servers have now and then closed a connection under the
-    load on this shared machine (httpx.ReadError in loadgen.py); the rerun is printed."""
+    failed. Under load, uvicorn's default 5 s keep-alive (the baseline's API runs with it)
+    races httpx's own 5 s pool expiry: the server closes a connection just as loadgen reuses
+    it (httpx.ReadError). This system's API keeps idle connections 75 s
+    (`API_HTTP_IDLE_TIMEOUT`). The rerun is printed."""
     try:
         return measure()
     except LoadgenFailed as exc:

@@ -11,5 +11,6 @@ uvicorn.run(
     host=settings.host,
     port=settings.port,
     log_level=settings.log_level.lower(),
+    timeout_keep_alive=settings.http_idle_timeout,
     log_config=None,  # uvicorn's loggers go through the one structured setup (init_telemetry)
 )

@@ -21,6 +21,12 @@ class ApiSettings(CommonSettings):
     idempotency_ttl: int = Field(24 * 3600, description="Seconds an Idempotency-Key is remembered.")
     cancel_ttl: int = Field(7 * 24 * 3600, description="Seconds a cancel request is remembered.")
     keepalive_seconds: float = Field(15.0, description="Idle seconds between SSE/WebSocket keep-alives.")
+    http_idle_timeout: int = Field(
+        75,
+        description="Seconds an idle HTTP keep-alive connection stays open. Longer than clients and "
+        "load balancers keep theirs (httpx 5 s, AWS ALB 60 s), so the server never closes a "
+        "connection the client is just reusing (uvicorn's own default, 5 s, races httpx's 5 s).",
+    )
     publish_timeout: float = Field(5.0, description="Seconds to wait for the broker's confirm.")
     broker_connect_timeout: float = Field(
         30.0, description="Seconds to keep trying the broker at start before giving up."
