@@ -11,7 +11,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
-from services.ner.batching import MicroBatcher
+from shared.batching import MicroBatcher, in_executor
 from shared.schemas import Entity, NerInput, NerResult
 from shared.telemetry.tracing import stage
 from shared.worker import JobContext, JobFailure
@@ -121,7 +121,7 @@ class ModelProcess(Executor):
 class EntityRecognizer:
     """Runs the pipeline in a model process (`ModelProcess`), so the event loop never waits
     for the CPU work. Texts of jobs that run at the same time go through `nlp.pipe` together
-    (see services/ner/batching.py)."""
+    (see shared/batching.py)."""
 
     def __init__(
         self,
@@ -137,7 +137,7 @@ class EntityRecognizer:
         self._executor = ModelProcess(pipeline)
         self.model = self._executor.submit(_model_name).result()  # waits until it is loaded
         self.batcher: MicroBatcher[tuple[str, int], list[tuple[str, str, int, int]]] = MicroBatcher(
-            _find, self._executor, max_batch=batch_size, max_wait=batch_wait
+            in_executor(_find, self._executor), max_batch=batch_size, max_wait=batch_wait
         )
 
     def entities(self, text: str, offset: int = 0) -> list[Entity]:

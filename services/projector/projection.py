@@ -1,7 +1,6 @@
 """Folding job events into the read model, in batches, holding each event until Redis has it."""
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from shared.batching import MicroBatcher
 from shared.identity import PublisherIdentities
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
@@ -30,11 +30,11 @@ _OUTCOMES = {1: "applied", 0: "stale", -1: "refused"}
 
 
 class Projector:
-    """Applies events in batches: while one batch is in Redis, the next collects, and each
-    batch is one round trip (a pipeline of compare-and-set scripts). One batch at a time,
-    in arrival order, which is delivery order (handlers start in delivery order and queue
-    their event before their first await): so an earlier event of a job is never skipped
-    as stale because a later one overtook it."""
+    """Applies events in batches (shared/batching.py): while one batch is in Redis, the next
+    collects, and each batch is one round trip (a pipeline of compare-and-set scripts). One
+    batch at a time, in arrival order, which is delivery order (handlers start in delivery
+    order and queue their event before their first await): so an earlier event of a job is
+    never skipped as stale because a later one overtook it."""
 
     def __init__(
         self,
@@ -50,10 +50,9 @@ class Projector:
         self.identities = identities or PublisherIdentities.from_settings()
         """Who may name which tenant: a dead-lettered command is believed as the workers would."""
         self._max_delay = max_delay
-        self._max_batch = max_batch
-        self._waiting: list[tuple[JobEvent, asyncio.Future[int]]] = []
-        self._arrived = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._batcher: MicroBatcher[JobEvent, int] = MicroBatcher(
+            self._apply_batch, max_batch=max_batch, max_wait=0
+        )
 
     async def handle(self, message: AbstractIncomingMessage) -> None:
         with consuming(message, PROJECTOR_QUEUE.name):  # the trace of the job the event belongs to
@@ -112,31 +111,9 @@ class Projector:
             )
         )
 
-    def apply(self, event: JobEvent) -> "asyncio.Future[int]":
+    async def apply(self, event: JobEvent) -> int:
         """The outcome of applying `event` (see `JobStore.apply`), once its batch is in Redis."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run_batches(), name="projector-batches")
-        outcome: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiting.append((event, outcome))
-        self._arrived.set()
-        return outcome
-
-    async def _run_batches(self) -> None:
-        while True:
-            await self._arrived.wait()
-            batch = self._waiting[: self._max_batch]
-            del self._waiting[: self._max_batch]
-            if not self._waiting:
-                self._arrived.clear()
-            for (_, outcome), result in zip(
-                batch, await self._apply_batch([e for e, _ in batch]), strict=True
-            ):
-                if outcome.done():  # its handler was cancelled (shutdown)
-                    continue
-                if isinstance(result, Exception):
-                    outcome.set_exception(result)
-                else:
-                    outcome.set_result(result)
+        return await self._batcher.submit(event)
 
     async def _apply_batch(self, events: list[JobEvent]) -> list[int | Exception]:
         delay = 0.1
@@ -149,10 +126,7 @@ class Projector:
                 delay = min(delay * 2, self._max_delay)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._batcher.close()
 
 
 def _death(headers: Mapping[str, Any]) -> str:

@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from services.ner.batching import MicroBatcher
+from shared.batching import MicroBatcher, in_executor
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ async def test_concurrent_items_share_one_batch_and_each_gets_its_own_result(
     executor: ThreadPoolExecutor,
 ) -> None:
     process = Recorder()
-    batcher = MicroBatcher(process, executor, max_batch=64, max_wait=0.05)
+    batcher = MicroBatcher(in_executor(process, executor), max_batch=64, max_wait=0.05)
     results = await asyncio.gather(*(batcher.submit(f"text {i}") for i in range(10)))
     assert results == [f"TEXT {i}" for i in range(10)]
     assert process.batches == [[f"text {i}" for i in range(10)]]
@@ -40,7 +40,7 @@ async def test_concurrent_items_share_one_batch_and_each_gets_its_own_result(
 
 async def test_batches_hold_at_most_max_batch_items(executor: ThreadPoolExecutor) -> None:
     process = Recorder()
-    batcher = MicroBatcher(process, executor, max_batch=4, max_wait=0.05)
+    batcher = MicroBatcher(in_executor(process, executor), max_batch=4, max_wait=0.05)
     results = await asyncio.gather(*(batcher.submit(str(i)) for i in range(10)))
     assert results == [str(i) for i in range(10)]
     assert [len(b) for b in process.batches] == [4, 4, 2]
@@ -48,7 +48,7 @@ async def test_batches_hold_at_most_max_batch_items(executor: ThreadPoolExecutor
 
 
 async def test_a_lone_item_waits_about_max_wait(executor: ThreadPoolExecutor) -> None:
-    batcher = MicroBatcher(Recorder(), executor, max_batch=64, max_wait=0.2)
+    batcher = MicroBatcher(in_executor(Recorder(), executor), max_batch=64, max_wait=0.2)
     loop = asyncio.get_running_loop()
     started = loop.time()
     assert await batcher.submit("alone") == "ALONE"
@@ -58,7 +58,7 @@ async def test_a_lone_item_waits_about_max_wait(executor: ThreadPoolExecutor) ->
 
 async def test_one_failing_item_fails_only_its_own_caller(executor: ThreadPoolExecutor) -> None:
     process = Recorder(fail_on="bad")
-    batcher = MicroBatcher(process, executor, max_batch=64, max_wait=0.05)
+    batcher = MicroBatcher(in_executor(process, executor), max_batch=64, max_wait=0.05)
     outcomes = await asyncio.gather(
         batcher.submit("a"), batcher.submit("bad"), batcher.submit("c"), return_exceptions=True
     )
@@ -73,7 +73,7 @@ async def test_an_item_cancelled_before_its_batch_starts_is_not_processed(
     executor: ThreadPoolExecutor,
 ) -> None:
     process = Recorder()
-    batcher = MicroBatcher(process, executor, max_batch=64, max_wait=0.1)
+    batcher = MicroBatcher(in_executor(process, executor), max_batch=64, max_wait=0.1)
     cancelled = asyncio.create_task(batcher.submit("cancelled"))
     kept = asyncio.create_task(batcher.submit("kept"))
     await asyncio.sleep(0.01)
@@ -86,7 +86,7 @@ async def test_an_item_cancelled_before_its_batch_starts_is_not_processed(
 
 
 async def test_close_cancels_the_items_still_waiting(executor: ThreadPoolExecutor) -> None:
-    batcher = MicroBatcher(Recorder(), executor, max_batch=64, max_wait=5)
+    batcher = MicroBatcher(in_executor(Recorder(), executor), max_batch=64, max_wait=5)
     waiting = asyncio.create_task(batcher.submit("never"))
     await asyncio.sleep(0.01)
     await batcher.close()
