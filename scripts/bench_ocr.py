@@ -20,9 +20,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.ocr.documents import PdfDocument
 from services.ocr.engines import RapidOcrEngine
 from services.ocr.settings import OcrSettings
+from shared.documents import PdfDocument
 from tests.support import ocr_samples
 from tests.support.infra import provide_infra
 from tests.support.processes import ServiceProcess, free_port, wait_ready

@@ -13,10 +13,11 @@ from typing import BinaryIO
 
 from pydantic import ValidationError
 
-from shared.schemas import StoredFile
-from shared.storage import BlobMissing, BlobStorage
+from shared.schemas import OPERATIONS, JobCommand, StoredFile
+from shared.storage import BlobMissing, BlobStorage, StorageUnavailable
+from shared.worker import JobFailure, TransientError
 
-__all__ = ["SNIFF_BYTES", "FileCatalog", "FileMissing", "detect_content_type"]
+__all__ = ["SNIFF_BYTES", "FileCatalog", "FileMissing", "detect_content_type", "read_job_file"]
 
 SNIFF_BYTES = 1024
 """How much of the start of a file type detection needs (a PDF header may sit this far in)."""
@@ -103,3 +104,21 @@ class FileCatalog:
         await self.info(tenant, file_id)
         await self.storage.delete(self._key(tenant, file_id, "meta.json"))
         await self.storage.delete(self._key(tenant, file_id, "content"))
+
+
+async def read_job_file(files: FileCatalog, command: JobCommand, file_id: str) -> tuple[StoredFile, bytes]:
+    """A job's input file: the job's tenant's, of a type its operation reads (the API checks
+    both at submission; the file may have been deleted since, or the job published directly)."""
+    try:
+        info, data = await files.content(command.tenant, file_id)
+    except FileMissing as exc:
+        raise JobFailure("file_not_found", f"no file {file_id} for this tenant") from exc
+    except StorageUnavailable as exc:
+        raise TransientError("storage_unavailable", f"file storage did not answer ({exc})") from exc
+    accepted = OPERATIONS[command.operation].file_types
+    if info.content_type not in accepted:
+        raise JobFailure(
+            "unsupported_file_type",
+            f"{command.operation} reads {', '.join(accepted)}; file {info.id} is {info.content_type}",
+        )
+    return info, data

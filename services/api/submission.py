@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.files import FileCatalog, FileMissing
 from shared.schemas import OPERATIONS, SEQ_PER_ATTEMPT, JobCommand, Queued
-from shared.schemas.ocr import ACCEPTED_CONTENT_TYPES
 
 __all__ = ["SubmitJob", "check_input_file", "fingerprint", "new_job"]
 
@@ -92,8 +91,8 @@ async def check_input_file(command: JobCommand, files: FileCatalog) -> None:
         info = await files.info(command.tenant, file_id)
     except FileMissing as exc:
         raise HTTPException(404, f"no such file: {file_id}") from exc
-    accepted = ACCEPTED_CONTENT_TYPES.get(command.operation)
-    if accepted is not None and info.content_type not in accepted:
+    accepted = OPERATIONS[command.operation].file_types
+    if info.content_type not in accepted:
         raise RequestValidationError(
             [
                 {

@@ -13,8 +13,10 @@ from services.llm.settings import LlmSettings
 from services.llm.sources import TextSource
 from services.llm.summarization import Summarizer
 from shared.bootstrap import start_runner, stop_runner
+from shared.files import FileCatalog
 from shared.readmodel import JobStore
 from shared.schemas.topology import LLM_QUEUE
+from shared.storage import open_storage
 from shared.telemetry.setup import init_telemetry
 from shared.worker import OperationHandler
 
@@ -41,7 +43,7 @@ async def start() -> None:
     else:
         log.info("LLM provider %s, model %s", settings.base_url, settings.model)
     redis = settings.redis()
-    source = TextSource(JobStore(redis))
+    source = TextSource(JobStore(redis), FileCatalog(open_storage()), max_pages=settings.max_file_pages)
     handlers: dict[str, OperationHandler] = {
         "llm.summarize": Summarizer(provider, tokenizer, source, limits).run,
         "llm.extract": Extractor(provider, tokenizer, source, limits).run,

@@ -64,7 +64,7 @@ class Extractor:
                 "llm.extract needs a model: set LLM_BASE_URL (an OpenAI-compatible endpoint), "
                 "LLM_MODEL and, if the endpoint wants one, LLM_API_KEY",
             )
-        text = await self._source.text_of(job, ctx.command.tenant)
+        text = await self._source.text_of(job, ctx.command)
         try:
             return await self._extract(self._provider, text, job, ctx)
         except ProviderError as error:

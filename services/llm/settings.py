@@ -32,6 +32,9 @@ class LlmSettings(WorkerSettings):
         "without it (the answer is validated and repaired either way).",
     )
     temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_file_pages: int = Field(
+        500, ge=1, description="A PDF input (`file_id`) with more pages fails with `too_many_pages`."
+    )
 
     # Sizes, in tokens of the tokenizer below (an estimate for non-OpenAI models: keep a margin).
     context_tokens: int = Field(8192, ge=512, description="The model's context window.")

@@ -33,7 +33,7 @@ class Summarizer:
         self._limits = limits
 
     async def run(self, job: SummarizeInput, ctx: JobContext) -> SummarizeResult:
-        text = await self._source.text_of(job, ctx.command.tenant)
+        text = await self._source.text_of(job, ctx.command)
         if self._provider is None:
             return await self._extractive(text, ctx)
         try:

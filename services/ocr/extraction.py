@@ -15,13 +15,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from services.ocr.documents import ImageDocument, PageContent, PdfDocument
 from services.ocr.engines import OcrEngine
-from shared.files import FileCatalog, FileMissing
+from shared.documents import ImageDocument, PageContent, PdfDocument
+from shared.files import FileCatalog, read_job_file
 from shared.schemas import OcrImageInput, OcrPage, OcrPdfInput, OcrResult
-from shared.schemas.ocr import ACCEPTED_CONTENT_TYPES
-from shared.storage import StorageUnavailable
-from shared.worker import JobContext, JobFailure, TransientError
+from shared.worker import JobContext
 
 __all__ = ["TextExtractor"]
 
@@ -65,19 +63,7 @@ class TextExtractor:
 
     async def _fetch(self, ctx: JobContext, file_id: str) -> bytes:
         """The file's bytes, if it belongs to the job's tenant and suits the operation."""
-        operation = ctx.command.operation
-        try:
-            info, data = await self.files.content(ctx.command.tenant, file_id)
-        except FileMissing as exc:
-            raise JobFailure("file_not_found", f"no file {file_id} for this tenant") from exc
-        except StorageUnavailable as exc:
-            raise TransientError("storage_unavailable", f"file storage did not answer ({exc})") from exc
-        accepted = ACCEPTED_CONTENT_TYPES[operation]
-        if info.content_type not in accepted:
-            raise JobFailure(
-                "unsupported_file_type",
-                f"{operation} reads {', '.join(accepted)}; file {info.id} is {info.content_type}",
-            )
+        _, data = await read_job_file(self.files, ctx.command, file_id)
         return data
 
     async def _extract(self, document: Document, ctx: JobContext) -> OcrResult:

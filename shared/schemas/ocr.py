@@ -9,8 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "ACCEPTED_CONTENT_TYPES",
     "FILE_ID_PATTERN",
+    "IMAGE_CONTENT_TYPES",
     "OcrImageInput",
     "OcrPage",
     "OcrPdfInput",
@@ -22,11 +22,6 @@ FILE_ID_PATTERN = r"^[0-9a-f]{32}$"
 
 IMAGE_CONTENT_TYPES = ("image/png", "image/jpeg", "image/tiff", "image/webp", "image/bmp")
 
-ACCEPTED_CONTENT_TYPES: dict[str, tuple[str, ...]] = {
-    "ocr.image": IMAGE_CONTENT_TYPES,
-    "ocr.pdf": ("application/pdf",),
-}
-"""Which uploaded file types each operation reads."""
 
 _FILE_ID = Field(pattern=FILE_ID_PATTERN, description="Id returned by `POST /v1/files`.")
 

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 
 from shared.schemas.llm import ExtractInput, ExtractResult, SummarizeInput, SummarizeResult
 from shared.schemas.ner import NerInput, NerResult
-from shared.schemas.ocr import OcrImageInput, OcrPdfInput, OcrResult
+from shared.schemas.ocr import IMAGE_CONTENT_TYPES, OcrImageInput, OcrPdfInput, OcrResult
 from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, QueueSpec
 
 __all__ = ["OPERATIONS", "Operation"]
@@ -20,6 +20,8 @@ class Operation:
     input_model: type[BaseModel]
     result_model: type[BaseModel]
     description: str
+    file_types: tuple[str, ...] = ()
+    """Content types of an upload named as `file_id` that the operation reads (422 otherwise)."""
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -38,6 +40,7 @@ OPERATIONS: dict[str, Operation] = {
             input_model=SummarizeInput,
             result_model=SummarizeResult,
             description="Summary of a text of any length (map-reduce over chunks that fit the model).",
+            file_types=("application/pdf",),
         ),
         Operation(
             name="llm.extract",
@@ -45,6 +48,7 @@ OPERATIONS: dict[str, Operation] = {
             input_model=ExtractInput,
             result_model=ExtractResult,
             description="JSON that validates against a given JSON Schema, extracted from a text.",
+            file_types=("application/pdf",),
         ),
         Operation(
             name="ocr.image",
@@ -52,6 +56,7 @@ OPERATIONS: dict[str, Operation] = {
             input_model=OcrImageInput,
             result_model=OcrResult,
             description="Text of an uploaded image (PNG, JPEG, TIFF, WebP, BMP; TIFF frames are pages).",
+            file_types=IMAGE_CONTENT_TYPES,
         ),
         Operation(
             name="ocr.pdf",
@@ -59,6 +64,7 @@ OPERATIONS: dict[str, Operation] = {
             input_model=OcrPdfInput,
             result_model=OcrResult,
             description="Text of an uploaded PDF, page by page: its text layer where it has one, else OCR.",
+            file_types=("application/pdf",),
         ),
     )
 }

@@ -13,6 +13,7 @@ from shared.schemas.topology import EVENTS_EXCHANGE
 from tests.e2e.conftest import Stack
 from tests.e2e.helpers import final_status, follow, submit
 from tests.support.chat_server import ChatRequest, Reply, ScriptedChatServer
+from tests.support.ocr_samples import born_digital_pdf, image_formats
 
 pytestmark = pytest.mark.e2e
 
@@ -118,3 +119,23 @@ async def test_an_invalid_schema_is_refused_by_the_api(alpha: httpx.AsyncClient)
     )
     assert response.status_code == 422
     assert "not a valid JSON Schema" in response.text
+
+
+async def test_an_uploaded_pdf_is_summarized_and_an_image_is_refused(
+    alpha: httpx.AsyncClient, chat_server: ScriptedChatServer
+) -> None:
+    chat_server.reset(lambda r: Reply("A report on rainfall.", usage=(80, 5)))
+    pdf = born_digital_pdf()
+    response = await alpha.post("/v1/files", files={"file": (pdf.name, pdf.data, "application/pdf")})
+    assert response.status_code == 201, response.text
+    done = await run_job(alpha, "llm.summarize", {"file_id": response.json()["id"]})
+    assert done["status"] == "succeeded", done["error"]
+    assert done["result"]["summary"] == "A report on rainfall."
+    assert pdf.pages[0].splitlines()[0] in chat_server.requests[0].prompt  # the PDF's text was sent
+    image = image_formats()[0]
+    uploaded = await alpha.post("/v1/files", files={"file": (image.name, image.data, "image/jpeg")})
+    refused = await alpha.post(
+        "/v1/jobs", json={"operation": "llm.summarize", "input": {"file_id": uploaded.json()["id"]}}
+    )
+    assert refused.status_code == 422
+    assert "llm.summarize reads application/pdf" in refused.text

@@ -19,7 +19,13 @@ from yarl import URL
 from shared.identity import FORWARDED_FOR_HEADER, PublisherIdentities
 from shared.messaging import Publisher, declare_topology
 from shared.schemas import JobCommand
-from shared.schemas.topology import EVENTS_EXCHANGE, JOBS_EXCHANGE, NER_QUEUE, PROJECTOR_QUEUE
+from shared.schemas.topology import (
+    DEAD_LETTER_WATCH_QUEUE,
+    EVENTS_EXCHANGE,
+    JOBS_EXCHANGE,
+    NER_QUEUE,
+    PROJECTOR_QUEUE,
+)
 from tests.support.infra import Infra
 from tools.asyncapi.subscribers import discover_subscriptions
 from tools.asyncapi.topology import declared_topology
@@ -124,6 +130,31 @@ async def test_a_worker_user_declares_the_topology_consumes_its_queue_but_cannot
         other = await channel.declare_queue(PROJECTOR_QUEUE.name, passive=True)
         with pytest.raises(ChannelAccessRefused):
             await other.get(fail=False)
+        channel = await publisher.connection.channel()
+        jobs = await channel.get_exchange(JOBS_EXCHANGE, ensure=False)
+        with pytest.raises(ChannelAccessRefused):
+            await jobs.publish(aio_pika.Message(_command("acme")), routing_key="ner.entities")
+    finally:
+        await publisher.close()
+
+
+async def test_the_projector_user_reads_its_queues_and_may_fail_a_dead_lettered_job(
+    users: Users, topology: None
+) -> None:
+    publisher = await Publisher.connect(users.url["projector"], name="test-projector-user")
+    try:
+        channel = await publisher.connection.channel()
+        for queue in (PROJECTOR_QUEUE.name, DEAD_LETTER_WATCH_QUEUE.name):
+            await (await channel.declare_queue(queue, passive=True)).get(fail=False)
+        channel = await publisher.connection.channel()
+        events = await channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
+        marker = str(uuid.uuid4())
+        await events.publish(
+            aio_pika.Message(b"{}", user_id=publisher.user_id, message_id=marker),
+            routing_key="ner.entities.failed",
+            mandatory=True,
+        )
+        await (await _take(channel, PROJECTOR_QUEUE.name, marker)).ack()  # leave nothing behind
         channel = await publisher.connection.channel()
         jobs = await channel.get_exchange(JOBS_EXCHANGE, ensure=False)
         with pytest.raises(ChannelAccessRefused):

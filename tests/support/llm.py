@@ -10,6 +10,7 @@ from services.llm.extraction import Extractor
 from services.llm.settings import LlmSettings
 from services.llm.sources import TextSource
 from services.llm.summarization import Summarizer
+from shared.files import FileCatalog
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
 from shared.schemas import JobCommand
@@ -49,8 +50,10 @@ def settings(base_url: str | None, **overrides: Any) -> LlmSettings:
     return LlmSettings(**values)
 
 
-def summarizer(config: LlmSettings, jobs: JobStore | None = None) -> Summarizer:
-    return Summarizer(build_provider(config), TOKENIZER, TextSource(jobs), build_limits(config))
+def summarizer(
+    config: LlmSettings, jobs: JobStore | None = None, files: FileCatalog | None = None
+) -> Summarizer:
+    return Summarizer(build_provider(config), TOKENIZER, TextSource(jobs, files), build_limits(config))
 
 
 def extractor(config: LlmSettings, jobs: JobStore | None = None) -> Extractor:

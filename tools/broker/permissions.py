@@ -80,6 +80,8 @@ def grants(
         out.add(DEAD_LETTER_EXCHANGE)  # every consumer parks what it cannot process
         if sub.exchange == JOBS_EXCHANGE:
             out |= {EVENTS_EXCHANGE, DELAY_EXCHANGE}  # a worker reports events, re-queues commands
+        if sub.exchange == DEAD_LETTER_EXCHANGE:
+            out.add(EVENTS_EXCHANGE)  # a dead-letter watcher fails the jobs it finds
     found = [
         Grant(
             user=service_user(service),

@@ -1,8 +1,9 @@
 """Opening uploaded documents and turning each page into text or an image to OCR.
 
-Everything here is blocking and not thread-safe (PDFium and Pillow image objects):
-the extractor runs it on one dedicated thread. Every way a file can be bad ends in
-a `JobFailure` with its own code.
+Shared by the OCR worker (every page) and the LLM worker (the text layer of a PDF input).
+Everything here is blocking and not thread-safe (PDFium and Pillow image objects): callers
+run it on one dedicated thread. Every way a file can be bad ends in a `JobFailure` with its
+own code.
 """
 
 import io
@@ -14,7 +15,7 @@ from PIL import Image, UnidentifiedImageError
 
 from shared.worker import JobFailure
 
-__all__ = ["ImageDocument", "PageContent", "PdfDocument"]
+__all__ = ["ImageDocument", "PageContent", "PdfDocument", "pdf_text"]
 
 POINTS_PER_INCH = 72
 
@@ -35,7 +36,8 @@ def _too_many(pages: int, max_pages: int) -> JobFailure:
 
 
 class PdfDocument:
-    def __init__(self, data: bytes, *, max_pages: int, max_pixels: int, dpi: int) -> None:
+    def __init__(self, data: bytes, *, max_pages: int, max_pixels: int = 60_000_000, dpi: int = 200) -> None:
+        """`max_pixels` and `dpi` only matter to `page()` on a scanned page (rendering)."""
         try:
             self._pdf = pdfium.PdfDocument(data)
         except pdfium.PdfiumError as exc:
@@ -50,15 +52,31 @@ class PdfDocument:
         self._max_pixels = max_pixels
         self._dpi = dpi
 
+    def text_layer(self, index: int) -> str | None:
+        """The page's text layer, or None when it has none (a scan)."""
+        try:
+            page = self._pdf[index]
+            try:
+                return self._text_of(page)
+            finally:
+                page.close()
+        except pdfium.PdfiumError as exc:
+            raise JobFailure("corrupt_file", f"page {index + 1} cannot be read ({exc})") from exc
+
+    @staticmethod
+    def _text_of(page: pdfium.PdfPage) -> str | None:
+        textpage = page.get_textpage()
+        text = textpage.get_text_bounded()
+        textpage.close()
+        return _normalise(text) if text.strip() else None
+
     def page(self, index: int) -> PageContent:
         try:
             page = self._pdf[index]
             try:
-                textpage = page.get_textpage()
-                text = textpage.get_text_bounded()
-                textpage.close()
-                if text.strip():
-                    return PageContent(_normalise(text), None)
+                text = self._text_of(page)
+                if text is not None:
+                    return PageContent(text, None)
                 width, height = page.get_size()  # points
                 scale = self._dpi / POINTS_PER_INCH
                 if width * height * scale * scale > self._max_pixels:
@@ -126,3 +144,23 @@ class ImageDocument:
 
     def close(self) -> None:
         self._image.close()
+
+
+def pdf_text(data: bytes, *, max_pages: int, needed_by: str) -> str:
+    """The text layer of every page of a PDF, pages separated by a blank line. A scanned page
+    (no text layer) fails `file_needs_ocr`: its text needs `ocr.pdf` first."""
+    document = PdfDocument(data, max_pages=max_pages)
+    try:
+        pages = []
+        for index in range(document.pages):
+            text = document.text_layer(index)
+            if text is None:
+                raise JobFailure(
+                    "file_needs_ocr",
+                    f"page {index + 1} of {document.pages} is a scan (no text layer): run `ocr.pdf` "
+                    f"on the file and give {needed_by} that job's id as `job_id`",
+                )
+            pages.append(text)
+        return "\n\n".join(pages)
+    finally:
+        document.close()
