@@ -4,7 +4,7 @@ Layout (all keys under the `jobs:` prefix):
 - `jobs:job:<id>`            hash: the job's current state, without its result (see `_changes`)
 - `jobs:job:<id>:result`     string: the result JSON, once succeeded
 - `jobs:job:<id>:log`        list: applied events in order, each `<seq> <JSON>`, the JSON
-                             without the fields every event of the job shares (`_SHARED`)
+                             without the fields every event of the job shares (`_NOT_LOGGED`)
 - `jobs:tenant:<t>:index`    sorted set, all scores 0, members `<created ms>:<id>`:
                              lexical order is creation order, so pages are exact
 - `jobs:idem:<t>:<key>`      Idempotency-Key -> job id

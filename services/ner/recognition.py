@@ -47,8 +47,10 @@ def split_text(text: str, size: int) -> list[tuple[int, str]]:
 
 
 # The model lives in its own process. On a thread, spaCy holds the GIL for most of a batch,
-# and the event loop (publishing events, acking, heartbeats) waited behind it: events left
-# the worker a median 111 ms after they were stamped in `make bench-sse` (bench/README.md).
+# and the event loop (publishing events, acking, heartbeats) competes with it for every step;
+# in a process of its own the loop has a core of its own. (Measured in `make bench-sse`, the
+# worker's share of the event delay fell only from 129 to 117 ms p50 with this alone: the
+# batch size mattered more, see bench/README.md.)
 _nlp: Any = None
 
 
