@@ -9,6 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 RUN := $(UV) run --frozen --no-sync
 
 CHROMIUM ?= /usr/bin/chromium
+TESSERACT ?= /usr/bin/tesseract
 # The AsyncAPI tools (official parser, viewer) come from npm, pinned by tools/asyncapi/package-lock.json.
 # --ignore-scripts: nothing runs at install (one dependency's postinstall only reports telemetry).
 NODE_TOOLS := tools/asyncapi/node_modules/.package-lock.json
@@ -16,7 +17,7 @@ VIEWER_DIR := services/api/static/asyncapi
 VIEWER_PKG := tools/asyncapi/node_modules/@asyncapi/react-component
 
 
-.PHONY: install browser run test test-unit test-contract test-integration test-e2e test-faults lint format check clean \
+.PHONY: install system-packages run test test-unit test-contract test-integration test-e2e test-faults lint format check clean \
 	asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr ocr-testset \
 	bench bench-scale bench-sse bench-baseline
 
@@ -27,16 +28,17 @@ $(UV):
 install: $(UV)  ## install every dependency from uv.lock into .venv
 	$(UV) sync --frozen
 
-browser:  ## Debian's Chromium for the dashboard's browser test (apt-get, needs root); skipped if present
-	@test -x $(CHROMIUM) || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+system-packages:  ## Debian packages tests need: Chromium (dashboard), Tesseract (its OCR engine); apt-get, needs root; skipped if present
+	@test -x $(CHROMIUM) -a -x $(TESSERACT) || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium tesseract-ocr; }
 
 run: install  ## start the API, the NER, OCR and LLM workers and the projector (RabbitMQ and Redis must be up)
 	$(RUN) python scripts/run.py
 
-test: install browser  ## the whole suite against the real RabbitMQ and Redis
+test: install system-packages  ## the whole suite against the real RabbitMQ and Redis
 	$(RUN) pytest tests/unit tests/contract tests/integration tests/e2e tests/faults
 
-test-unit: install
+test-unit: install system-packages
 	$(RUN) pytest tests/unit
 
 test-contract: install  ## asyncapi.yaml current and complete; released message samples still parse
@@ -45,7 +47,7 @@ test-contract: install  ## asyncapi.yaml current and complete; released message 
 test-integration: install
 	$(RUN) pytest tests/integration
 
-test-e2e: install browser
+test-e2e: install system-packages
 	$(RUN) pytest tests/e2e
 
 test-faults: install  ## fault injection against a throwaway RabbitMQ node and Redis server

@@ -1,4 +1,4 @@
-"""The dashboard in headless Chromium (Debian's, installed by `make browser`): submit a job
+"""The dashboard in headless Chromium (Debian's, installed by `make system-packages`): submit a job
 from the page, watch its progress bar reach 100% without reloading, open its result."""
 
 import os
@@ -24,7 +24,7 @@ TEXT = "Grace Hopper worked on the Harvard Mark I in Cambridge with Howard Aiken
 @pytest.fixture(scope="session")
 def chromium() -> str:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: run `make browser` (Debian's chromium package)")
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make system-packages` (Debian's chromium package)")
     return CHROMIUM
 
 
