@@ -163,6 +163,17 @@ async def test_the_projector_user_reads_its_queues_and_may_fail_a_dead_lettered_
         await publisher.close()
 
 
+async def test_the_api_user_may_not_publish_events(users: Users, topology: None) -> None:
+    publisher = await Publisher.connect(users.url["api"], name="test-api-user")
+    try:
+        channel = await publisher.connection.channel()
+        events = await channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
+        with pytest.raises(ChannelAccessRefused):
+            await events.publish(aio_pika.Message(b"{}", user_id=publisher.user_id), routing_key="x.y.failed")
+    finally:
+        await publisher.close()
+
+
 def test_applying_again_changes_nothing_but_permissions(users: Users, infra: Infra) -> None:
     assert apply_grants(Rabbitmqctl(), _vhost(infra.amqp_url), users.grants) == {}
 

@@ -245,15 +245,20 @@ def build_document(
     """`queues` gives names and descriptions; `topology` is what is actually declared."""
     ops = [operations[name] for name in sorted(operations)]
     events = event_models()
+    # `queued` is recorded in the read model by the API (it is in a job's SSE history), never
+    # published: a job published straight to the broker has no `queued` at all.
+    published = [m for m in events if event_type_of(m) != "queued"]
     results = list(dict.fromkeys(op.result_model for op in ops))
     messages: dict[str, Any] = {}
     for op in ops:
         messages[f"command.{op.name}"] = _command_message(op)
-    for model in events:
+    for model in published:
         messages[f"event.{event_type_of(model)}"] = _event_message(model, results)
     messages["deadLetter"] = _dead_letter_message()
-    event_names = [f"event.{event_type_of(m)}" for m in events]
+    event_names = [f"event.{event_type_of(m)}" for m in published]
     workers = sorted({s.service for s in subscriptions if s.exchange == JOBS_EXCHANGE})
+    # whoever watches dead letters fails the jobs it finds there (services/projector)
+    watchers = sorted({s.service for s in subscriptions if s.exchange == DEAD_LETTER_EXCHANGE})
 
     channels: dict[str, Any] = {}
     for op in ops:
@@ -331,7 +336,7 @@ def build_document(
             },
             "event": {
                 "description": "The event type.",
-                "schema": {"type": "string", "enum": [event_type_of(m) for m in events]},
+                "schema": {"type": "string", "enum": [event_type_of(m) for m in published]},
             },
         },
         "bindings": {
@@ -341,10 +346,12 @@ def build_document(
                 "bindingVersion": AMQP_BINDING,
             }
         },
-        "x-producers": sorted({API_SERVICE, *workers}),
+        "x-producers": sorted({*workers, *watchers}),
         "subscribe": {
             "operationId": "job_events",
-            "summary": "Started, progress, retrying, succeeded, failed, cancelled (and queued, by the API).",
+            "summary": "Started, progress, retrying, succeeded, failed, cancelled. Not `queued`: the API"
+            " records that in the read model only (a job's SSE history starts with it), and a job"
+            " published straight to the broker has none.",
             "message": _one_of(event_names),
         },
     }

@@ -73,7 +73,7 @@ def grants(
     queue_names = [*topology.queues, *(s.queue for s in subscriptions)]
     names = [*topology.exchanges, *queue_names]
     consumed: dict[str, set[str]] = {API_SERVICE: set()}
-    publishes: dict[str, set[str]] = {API_SERVICE: {JOBS_EXCHANGE, EVENTS_EXCHANGE}}
+    publishes: dict[str, set[str]] = {API_SERVICE: {JOBS_EXCHANGE}}  # `queued` goes to Redis only
     for sub in subscriptions:
         consumed.setdefault(sub.service, set()).add(sub.queue)
         out = publishes.setdefault(sub.service, set())
