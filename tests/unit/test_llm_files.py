@@ -10,7 +10,7 @@ import pytest
 
 from shared.files import FileCatalog
 from shared.schemas import StoredFile
-from shared.schemas.llm import SummarizeInput
+from shared.schemas.llm import SummarizeInput, SummarizeResult
 from shared.storage import LocalStorage
 from shared.worker import JobFailure
 from tests.support.llm import RecordingContext, settings, summarizer
@@ -33,12 +33,17 @@ async def _upload(files: FileCatalog, tenant: str, name: str, data: bytes, conte
     )
 
 
+async def _summarize(files: FileCatalog, file_id: str) -> SummarizeResult:
+    """`llm.summarize` of an upload for tenant "t", with no provider (the local summarizer)."""
+    return await summarizer(settings(None), files=files).run(
+        SummarizeInput(file_id=file_id), RecordingContext(tenant="t")
+    )
+
+
 async def test_a_pdf_with_a_text_layer_is_summarized_from_its_text(files: FileCatalog) -> None:
     pdf = born_digital_pdf()
     stored = await _upload(files, "t", pdf.name, pdf.data, "application/pdf")
-    result = await summarizer(settings(None), files=files).run(
-        SummarizeInput(file_id=stored.id), RecordingContext(tenant="t")
-    )
+    result = await _summarize(files, stored.id)
     assert result.method == "extractive"
     words = set(re.findall(r"\w+", " ".join(pdf.pages)))
     summary_words = re.findall(r"\w+", result.summary)
@@ -50,9 +55,7 @@ async def test_a_scanned_pdf_asks_for_ocr_first(files: FileCatalog) -> None:
     pdf = scanned_pdf()
     stored = await _upload(files, "t", pdf.name, pdf.data, "application/pdf")
     with pytest.raises(JobFailure) as failure:
-        await summarizer(settings(None), files=files).run(
-            SummarizeInput(file_id=stored.id), RecordingContext(tenant="t")
-        )
+        await _summarize(files, stored.id)
     assert failure.value.code == "file_needs_ocr"
     assert "page 1 of 2" in failure.value.message
     assert "ocr.pdf" in failure.value.message
@@ -62,14 +65,10 @@ async def test_an_image_or_another_tenants_file_is_refused(files: FileCatalog) -
     image = image_formats()[0]
     stored_image = await _upload(files, "t", image.name, image.data, "image/jpeg")
     with pytest.raises(JobFailure) as failure:
-        await summarizer(settings(None), files=files).run(
-            SummarizeInput(file_id=stored_image.id), RecordingContext(tenant="t")
-        )
+        await _summarize(files, stored_image.id)
     assert failure.value.code == "unsupported_file_type"
     pdf = born_digital_pdf()
     theirs = await _upload(files, "other", pdf.name, pdf.data, "application/pdf")
     with pytest.raises(JobFailure) as failure:
-        await summarizer(settings(None), files=files).run(
-            SummarizeInput(file_id=theirs.id), RecordingContext(tenant="t")
-        )
+        await _summarize(files, theirs.id)
     assert failure.value.code == "file_not_found"
