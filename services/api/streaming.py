@@ -17,7 +17,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shared.readmodel import UPDATES_CHANNEL, JobStore
-from shared.schemas import TERMINAL_EVENT_TYPES
+from shared.schemas import TERMINAL_STATES
 
 __all__ = ["StreamEvent", "TenantFeed", "UpdateHub", "job_events", "tenant_updates"]
 
@@ -152,7 +152,7 @@ async def job_events(
                     final = await store.get(tenant, job_id)
                     entry["result"] = final.result if final else None
                 yield StreamEvent(entry["type"], seq, entry)
-                if entry["type"] in TERMINAL_EVENT_TYPES:
+                if entry["type"] in TERMINAL_STATES:
                     return
             try:
                 await asyncio.wait_for(wake.wait(), keepalive)

@@ -3,7 +3,6 @@
 from shared.schemas.commands import SCHEMA_VERSION, JobCommand
 from shared.schemas.events import (
     SEQ_PER_ATTEMPT,
-    TERMINAL_EVENT_TYPES,
     Cancelled,
     Failed,
     JobError,
@@ -16,6 +15,15 @@ from shared.schemas.events import (
     parse_event,
 )
 from shared.schemas.files import SUPPORTED_CONTENT_TYPES, StoredFile
+from shared.schemas.lifecycle import (
+    TERMINAL_STATES,
+    InvalidMove,
+    JobRef,
+    JobTimeline,
+    failed_named_job,
+    is_terminal,
+    status_after,
+)
 from shared.schemas.ner import Entity, NerInput, NerResult
 from shared.schemas.ocr import OcrImageInput, OcrPage, OcrPdfInput, OcrResult
 from shared.schemas.operations import OPERATIONS, Operation
@@ -26,15 +34,18 @@ __all__ = [
     "SCHEMA_VERSION",
     "SEQ_PER_ATTEMPT",
     "SUPPORTED_CONTENT_TYPES",
-    "TERMINAL_EVENT_TYPES",
+    "TERMINAL_STATES",
     "Cancelled",
     "Entity",
     "Failed",
+    "InvalidMove",
     "JobCommand",
     "JobError",
     "JobEvent",
     "JobPage",
+    "JobRef",
     "JobStatus",
+    "JobTimeline",
     "JobView",
     "NerInput",
     "NerResult",
@@ -50,5 +61,8 @@ __all__ = [
     "Started",
     "StoredFile",
     "Succeeded",
+    "failed_named_job",
+    "is_terminal",
     "parse_event",
+    "status_after",
 ]

@@ -1,11 +1,9 @@
-"""Job events, published to `job-events` by the API and the workers.
+"""Job events, published to `job-events` by the API, the workers and the projector.
 
 Each event carries a per-job sequence number. The read model applies an event
 only when its number is higher than the last applied one, and terminal events are
 absorbing, so duplicates, redeliveries and reordering never move a job backwards.
-Numbers are `attempt * SEQ_PER_ATTEMPT + step`: a retry's events always sort after
-the previous attempt's, and a redelivered run of the same attempt repeats the same
-numbers (its already-applied events are no-ops).
+How events are made and numbered, and which may follow which: shared/schemas/lifecycle.py.
 """
 
 from datetime import datetime
@@ -15,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "SEQ_PER_ATTEMPT",
-    "TERMINAL_EVENT_TYPES",
     "Cancelled",
     "Failed",
     "JobError",
@@ -147,7 +144,6 @@ JobEvent = Annotated[
     Queued | Started | Progress | Retrying | Succeeded | Failed | Cancelled,
     Field(discriminator="type"),
 ]
-TERMINAL_EVENT_TYPES = frozenset({"succeeded", "failed", "cancelled"})
 
 _adapter: TypeAdapter[JobEvent] = TypeAdapter(JobEvent)
 

@@ -1,26 +1,14 @@
 """What the HTTP API returns: the read model of a job."""
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from shared.schemas.events import JobError
+from shared.schemas.lifecycle import JobStatus
 
 __all__ = ["JobPage", "JobStatus", "JobView", "ProgressView"]
-
-
-class JobStatus(StrEnum):
-    queued = "queued"
-    running = "running"
-    succeeded = "succeeded"
-    failed = "failed"
-    cancelled = "cancelled"
-
-    @property
-    def terminal(self) -> bool:
-        return self in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
 
 
 class ProgressView(BaseModel):
