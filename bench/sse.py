@@ -33,9 +33,8 @@ from bench.run import DEFAULT_AMQP, DEFAULT_REDIS
 from bench.stacks import JobsStack, peak_rss_mb
 from bench.texts import load_texts
 from shared.readmodel import UPDATES_CHANNEL
+from shared.schemas.lifecycle import TERMINAL_STATES
 from shared.schemas.topology import EVENTS_EXCHANGE
-
-TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
 def redis_connections(pid: int, port: int) -> int:
@@ -97,7 +96,7 @@ class Stream:
             return
         at = datetime.fromisoformat(json.loads(data)["at"]).timestamp()
         self.delays.append(time.time() - at)
-        if event in TERMINAL:
+        if event in TERMINAL_STATES:
             self.done = True
 
 

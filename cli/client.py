@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from httpx_sse import connect_sse
 
-__all__ = ["ApiError", "JobEvent", "JobsClient"]
+from shared.schemas.lifecycle import TERMINAL_STATES
 
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+__all__ = ["ApiError", "JobEvent", "JobsClient"]
 
 
 class ApiError(Exception):
@@ -113,7 +113,7 @@ class JobsClient:
                         last_id = event.id
                         failures = 0
                         yield event
-                        if event.status in TERMINAL:
+                        if event.status in TERMINAL_STATES:
                             return
             except httpx.TransportError as exc:
                 failures += 1

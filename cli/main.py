@@ -14,8 +14,9 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
-from cli.client import TERMINAL, ApiError, JobsClient
+from cli.client import ApiError, JobsClient
 from cli.display import ProgressView, job_table, print_json
+from shared.schemas.lifecycle import TERMINAL_STATES
 
 __all__ = ["app"]
 
@@ -190,7 +191,7 @@ def result(
 ) -> None:
     """A finished job's result (JSON); non-zero exit if it failed or has not finished."""
     job = _client(ctx).get(job_id)
-    if job["status"] not in TERMINAL:
+    if job["status"] not in TERMINAL_STATES:
         err.print(f"job {job_id} is {job['status']}: no result yet")
         raise typer.Exit(EXIT_NOT_FINISHED)
     if job["status"] == "succeeded" and output is not None:

@@ -36,18 +36,7 @@ from redis.exceptions import RedisError
 from shared.control import JobControl
 from shared.identity import PublisherIdentities
 from shared.messaging import Publisher, PublishFailed
-from shared.schemas import (
-    OPERATIONS,
-    SEQ_PER_ATTEMPT,
-    Cancelled,
-    Failed,
-    JobCommand,
-    JobError,
-    Progress,
-    Retrying,
-    Started,
-    Succeeded,
-)
+from shared.schemas import OPERATIONS, JobCommand, JobTimeline, failed_named_job
 from shared.schemas.topology import DELIVERY_LIMIT, QueueSpec
 from shared.telemetry.tracing import consuming
 
@@ -100,55 +89,30 @@ def _delivery_count(message: AbstractIncomingMessage) -> int:
 
 class JobContext:
     """What domain code sees of the platform while it runs a job, and how the runner
-    reports the job's events (numbered per attempt, see shared/schemas/events.py)."""
+    reports the job's events (made by its timeline, shared/schemas/lifecycle.py)."""
 
     def __init__(self, command: JobCommand, publisher: Publisher) -> None:
         self.command = command
         self._publisher = publisher
-        self._next_seq = command.attempt * SEQ_PER_ATTEMPT + 1
-
-    def _envelope(self) -> dict[str, Any]:
-        c = self.command
-        seq, self._next_seq = self._next_seq, self._next_seq + 1
-        return {
-            "job_id": c.job_id,
-            "tenant": c.tenant,
-            "operation": c.operation,
-            "attempt": c.attempt,
-            "job_created_at": c.created_at,
-            "seq": seq,
-            "at": _now(),
-        }
+        self._timeline = JobTimeline(command)
 
     async def progress(self, fraction: float, message: str) -> None:
-        await self._publisher.publish_event(
-            Progress(**self._envelope(), fraction=min(max(fraction, 0.0), 1.0), message=message)
-        )
+        await self._publisher.publish_event(self._timeline.progress(fraction, message))
 
     async def started(self) -> None:
-        await self._publisher.publish_event(Started(**self._envelope()))
+        await self._publisher.publish_event(self._timeline.started())
 
     async def succeeded(self, result: BaseModel) -> None:
-        await self._publisher.publish_event(
-            Succeeded(**self._envelope(), result=result.model_dump(mode="json"))
-        )
+        await self._publisher.publish_event(self._timeline.succeeded(result.model_dump(mode="json")))
 
     async def failed(self, code: str, message: str) -> None:
-        await self._publisher.publish_event(
-            Failed(**self._envelope(), error=JobError(code=code, message=message))
-        )
+        await self._publisher.publish_event(self._timeline.failed(code, message))
 
     async def retrying(self, next_attempt_at: datetime, code: str, message: str) -> None:
-        await self._publisher.publish_event(
-            Retrying(
-                **self._envelope(),
-                next_attempt_at=next_attempt_at,
-                error=JobError(code=code, message=message),
-            )
-        )
+        await self._publisher.publish_event(self._timeline.retrying(next_attempt_at, code, message))
 
     async def cancelled(self) -> None:
-        await self._publisher.publish_event(Cancelled(**self._envelope()))
+        await self._publisher.publish_event(self._timeline.cancelled())
 
 
 OperationHandler = Callable[[Any, JobContext], Coroutine[Any, Any, BaseModel]]
@@ -463,20 +427,6 @@ class JobRunner:
         await message.ack()
 
     async def _fail_named_job(self, raw: dict[str, Any], routing_key: str, code: str, reason: str) -> None:
-        job_id, tenant = raw.get("job_id"), raw.get("tenant")
-        if not (isinstance(job_id, str) and isinstance(tenant, str) and job_id and tenant):
-            return
-        attempt = raw["attempt"] if isinstance(raw.get("attempt"), int) and raw["attempt"] > 0 else 1
-        try:
-            event = Failed(
-                job_id=job_id,
-                tenant=tenant,
-                operation=str(raw.get("operation") or routing_key or "unknown"),
-                attempt=attempt,
-                seq=attempt * SEQ_PER_ATTEMPT,
-                at=_now(),
-                error=JobError(code=code, message=reason),
-            )
-        except ValidationError:
-            return  # the names are unusable as a job reference: the dead letter is the record
-        await self.publisher.publish_event(event)
+        event = failed_named_job(raw, routing_key, code, reason)
+        if event is not None:  # else the names are unusable: the dead letter is the record
+            await self.publisher.publish_event(event)

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.files import FileCatalog, FileMissing
-from shared.schemas import OPERATIONS, SEQ_PER_ATTEMPT, JobCommand, Queued
+from shared.schemas import OPERATIONS, JobCommand, JobTimeline, Queued
 
 __all__ = ["SubmitJob", "check_input_file", "fingerprint", "new_job"]
 
@@ -55,25 +55,15 @@ def _validated_input(body: SubmitJob) -> dict[str, Any]:
 def new_job(body: SubmitJob, tenant: str) -> tuple[JobCommand, Queued]:
     """Validate the submission; return the command to publish and the job's first event."""
     job_input = _validated_input(body)
-    now = datetime.now(UTC)
     command = JobCommand(
         job_id=str(uuid4()),
         tenant=tenant,
         operation=body.operation,
         input=job_input,
         attempt=1,
-        created_at=now,
+        created_at=datetime.now(UTC),
     )
-    queued = Queued(
-        job_id=command.job_id,
-        tenant=tenant,
-        operation=command.operation,
-        attempt=1,
-        seq=SEQ_PER_ATTEMPT,
-        at=now,
-        job_created_at=now,
-    )
-    return command, queued
+    return command, JobTimeline.new(command).queued()
 
 
 def fingerprint(body: SubmitJob) -> str:

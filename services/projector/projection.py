@@ -4,7 +4,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -16,7 +15,7 @@ from shared.batching import MicroBatcher
 from shared.identity import PublisherIdentities
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
-from shared.schemas import SEQ_PER_ATTEMPT, Failed, JobCommand, JobError, JobEvent, parse_event
+from shared.schemas import JobCommand, JobEvent, JobTimeline, parse_event
 from shared.schemas.topology import PROJECTOR_QUEUE
 from shared.telemetry.metrics import PROJECTED
 from shared.telemetry.tracing import consuming
@@ -93,23 +92,11 @@ class Projector:
             return  # its publisher may not speak for that job: leave the job alone
         why = _death(headers)
         log.warning("the broker dead-lettered job %s (%s): failing it", command.job_id, why)
-        await self.publisher.publish_event(
-            Failed(
-                job_id=command.job_id,
-                tenant=command.tenant,
-                operation=command.operation,
-                attempt=command.attempt,
-                # the last number of the attempt; a terminal event is renumbered if need be
-                seq=(command.attempt + 1) * SEQ_PER_ATTEMPT - 1,
-                at=datetime.now(UTC),
-                job_created_at=command.created_at,
-                error=JobError(
-                    code="dead_lettered",
-                    message=f"the broker dead-lettered the job's message ({why}); "
-                    "a copy is in its queue's dead-letter queue",
-                ),
-            )
+        failed = JobTimeline(command).dead_lettered(
+            "dead_lettered",
+            f"the broker dead-lettered the job's message ({why}); a copy is in its queue's dead-letter queue",
         )
+        await self.publisher.publish_event(failed)
 
     async def apply(self, event: JobEvent) -> int:
         """The outcome of applying `event` (see `JobStore.apply`), once its batch is in Redis."""

@@ -3,7 +3,7 @@ from typing import Any
 
 import httpx
 
-TERMINAL = {"succeeded", "failed", "cancelled"}
+from shared.schemas.lifecycle import TERMINAL_STATES
 
 
 async def submit(client: httpx.AsyncClient, text: str, **headers: str) -> dict[str, Any]:
@@ -40,5 +40,5 @@ def final_status(events: list[tuple[str, int, dict[str, Any]]]) -> str:
     """How a stream ended: its terminal event, or a snapshot of a job that had already ended."""
     kind, _, data = events[-1]
     status = str(data["status"]) if kind == "snapshot" else kind
-    assert status in TERMINAL, f"stream ended without a terminal state: {events[-3:]}"
+    assert status in TERMINAL_STATES, f"stream ended without a terminal state: {events[-3:]}"
     return status

@@ -1,7 +1,6 @@
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
@@ -12,7 +11,7 @@ from services.api.streaming import UpdateHub
 from services.api.submission import SubmitJob, check_input_file, fingerprint, new_job
 from shared.messaging import PublishFailed
 from shared.readmodel import JobStore
-from shared.schemas import Cancelled, JobPage, JobStatus, JobView, ProgressView
+from shared.schemas import JobPage, JobRef, JobStatus, JobTimeline, JobView, ProgressView
 from shared.telemetry.logs import log_job_event
 from shared.telemetry.metrics import PUBLISH_FAILURES, observe_job_event
 
@@ -132,14 +131,8 @@ async def cancel_job(
         raise HTTPException(status.HTTP_409_CONFLICT, f"the job has already ended ({view.status.value})")
     await control.request_cancel(job_id, settings.cancel_ttl)
     if view.status == JobStatus.queued:
-        cancelled = Cancelled(
-            job_id=job_id,
-            tenant=tenant,
-            operation=view.operation,
-            attempt=max(view.attempts, 1),
-            seq=view.seq + 1,
-            at=datetime.now(UTC),
-        )
+        job = JobRef(job_id, tenant, view.operation, max(view.attempts, 1), view.created_at)
+        cancelled = JobTimeline(job, since="queued", after_seq=view.seq).cancelled()
         if await store.apply(cancelled, only_if=JobStatus.queued) == 1:
             # Logged, not counted: the worker counts it when the job's message reaches it.
             log_job_event(cancelled)
