@@ -1,9 +1,10 @@
-"""Starting a worker service's JobRunner from its settings: the part every worker's
-`app.py` shares (framework-free; the Propan wiring stays in each app.py)."""
+"""A worker service's JobRunner on the real infrastructure, built from its settings: the
+part every worker shares (framework-free; the Propan wiring is services/propan_wiring.py)."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from aio_pika.abc import AbstractChannel
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
 from redis.asyncio import Redis
 
 from shared.control import JobControl
@@ -12,8 +13,24 @@ from shared.schemas.topology import QueueSpec
 from shared.settings import WorkerSettings
 from shared.telemetry.metrics import register_in_flight, serve_metrics
 from shared.worker import JobRunner, OperationConfig, OperationHandler
+from shared.worker.adapters import AmqpDelivery, PublisherBus, RedisControl
 
-__all__ = ["start_runner", "stop_runner"]
+__all__ = ["RunningWorker", "start_runner"]
+
+
+@dataclass(frozen=True)
+class RunningWorker:
+    queue: QueueSpec
+    runner: JobRunner
+    publisher: Publisher
+
+    async def handle(self, message: AbstractIncomingMessage) -> None:
+        await self.runner.handle(AmqpDelivery(message, self.publisher, self.queue))
+
+    async def stop(self, channel: AbstractChannel, grace: float) -> None:
+        """SIGTERM: stop taking deliveries, then let running jobs finish or hand them back."""
+        await stop_consuming(channel)
+        await self.runner.drain(grace)
 
 
 async def start_runner(
@@ -22,7 +39,7 @@ async def start_runner(
     settings: WorkerSettings,
     redis: Redis,
     handlers: Mapping[str, OperationHandler],
-) -> JobRunner:
+) -> RunningWorker:
     """Connect the publisher, build the runner with the service's limits, start polling for
     cancellations, and serve /metrics."""
     publisher = await Publisher.connect(
@@ -34,14 +51,17 @@ async def start_runner(
         )
         for operation, handler in handlers.items()
     }
-    runner = JobRunner(queue, publisher, JobControl(redis), operations, settings.runner_config())
+    bus = PublisherBus(publisher)
+    runner = JobRunner(
+        queue.name,
+        bus,
+        bus,
+        RedisControl(JobControl(redis)),
+        operations,
+        settings.runner_config(),
+        settings.identities(),
+    )
     runner.start()
     register_in_flight(queue.name, lambda: runner.running)
     serve_metrics(settings.metrics_host, settings.metrics_port)
-    return runner
-
-
-async def stop_runner(runner: JobRunner, channel: AbstractChannel, grace: float) -> None:
-    """SIGTERM: stop taking deliveries, then let running jobs finish or hand them back."""
-    await stop_consuming(channel)
-    await runner.drain(grace)
+    return RunningWorker(queue, runner, publisher)

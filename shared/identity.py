@@ -84,8 +84,7 @@ class PublisherIdentities:
             raise ValueError(f"broker users {sorted(both)} are both platform users and tenant users")
 
     @classmethod
-    def from_settings(cls, settings: IdentitySettings | None = None) -> "PublisherIdentities":
-        settings = settings or IdentitySettings()
+    def from_settings(cls, settings: IdentitySettings) -> "PublisherIdentities":
         platform = filter(None, (u.strip() for u in settings.platform_broker_users.split(",")))
         return cls(platform, parse_broker_tenants(settings.broker_tenants))
 

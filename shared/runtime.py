@@ -2,16 +2,27 @@
 
 import asyncio
 import signal
-from collections.abc import Awaitable
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 import uvloop
 
-__all__ = ["run_until_signalled"]
+from shared.settings import CommonSettings
+from shared.telemetry.setup import init_telemetry
+
+__all__ = ["run_service", "run_until_signalled"]
+
+S = TypeVar("S", bound=CommonSettings)
 
 
 class _App(Protocol):
     def run(self) -> Awaitable[None]: ...
+
+
+def run_service(service: str, settings: S, create_app: Callable[[S], _App]) -> None:
+    """A consumer process's entry point: its settings, read once, go to telemetry and app."""
+    init_telemetry(service, settings)
+    run_until_signalled(create_app(settings))
 
 
 def run_until_signalled(app: _App) -> None:

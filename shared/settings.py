@@ -1,15 +1,15 @@
 """Settings every service reads; each service adds its own with an env prefix."""
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import BlockingConnectionPool, Redis
 
-if TYPE_CHECKING:
-    from shared.worker import RunnerConfig
+from shared.identity import IdentitySettings, PublisherIdentities
+from shared.worker.config import RunnerConfig
 
-__all__ = ["CommonSettings", "MetricsSettings", "WorkerSettings"]
+__all__ = ["CommonSettings", "ConsumerSettings", "MetricsSettings", "WorkerSettings"]
 
 
 class CommonSettings(BaseSettings):
@@ -37,6 +37,25 @@ class CommonSettings(BaseSettings):
         validation_alias=AliasChoices("REDIS_MAX_CONNECTIONS"),
         description="Connections per process; callers beyond it wait (bounded, not one per request).",
     )
+    otlp_endpoint: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP collector; traces go to its `/v1/traces`. Unset: no spans exported.",
+    )
+    otlp_traces_endpoint_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        description="Full OTLP/HTTP traces URL; wins over `OTEL_EXPORTER_OTLP_ENDPOINT`.",
+    )
+
+    @property
+    def otlp_traces_endpoint(self) -> str | None:
+        """Where spans go, by the OpenTelemetry exporter's own rules for the two variables."""
+        if self.otlp_traces_endpoint_url:
+            return self.otlp_traces_endpoint_url
+        if self.otlp_endpoint:
+            return self.otlp_endpoint.rstrip("/") + "/v1/traces"
+        return None
 
     def redis(self) -> Redis:
         pool = BlockingConnectionPool.from_url(
@@ -58,13 +77,27 @@ class MetricsSettings(CommonSettings):
     metrics_port: int = Field(0, ge=0, le=65535, description="Port of the /metrics listener; 0 disables it.")
 
 
-class WorkerSettings(MetricsSettings):
+class ConsumerSettings(MetricsSettings):
+    """A consumer of job commands or events believes publishers by the same rules."""
+
+    prefetch: int = Field(16, description="Unacked deliveries per process (its concurrency).")
+    identity: IdentitySettings = Field(
+        default_factory=IdentitySettings, description="Broker users (`JOBS_*` variables)."
+    )
+
+    def identities(self) -> PublisherIdentities:
+        return PublisherIdentities.from_settings(self.identity)
+
+
+class WorkerSettings(ConsumerSettings):
     """What every worker service reads, under its own prefix (e.g. `NER_MAX_ATTEMPTS`)."""
 
-    prefetch: int = Field(16, description="Unacked deliveries per worker process (its concurrency).")
     time_limit: float = Field(3600.0, description="Seconds one attempt of a job may run.")
     max_attempts: int = Field(3, description="Attempts of a job that keeps failing transiently.")
-    retry_base_delay: float = Field(1.0, description="Seconds before the 2nd attempt; doubles per attempt.")
+    retry_base_delay: float = Field(
+        1.0,
+        description="Seconds before the 2nd attempt; doubles per attempt, with jitter (x0.5..1.0).",
+    )
     retry_max_delay: float = Field(600.0, description="Longest delay between attempts, in seconds.")
     cancel_poll_interval: float = Field(0.5, description="Seconds between checks for cancel requests.")
     lease_after: float = Field(
@@ -72,14 +105,15 @@ class WorkerSettings(MetricsSettings):
         description="Seconds after which a running job's delivery is acked and a lease keeps it "
         "alive; keep it well below the broker's consumer_timeout (30 minutes by default).",
     )
-    lease_ttl: float = Field(60.0, description="Seconds a lease lives without renewal.")
+    lease_ttl: float = Field(
+        60.0,
+        description="Seconds a lease lives without renewal; a dead owner's job restarts after about this.",
+    )
     shutdown_grace: float = Field(
         25.0, description="Seconds running jobs get to finish on SIGTERM before being handed back."
     )
 
-    def runner_config(self) -> "RunnerConfig":
-        from shared.worker import RunnerConfig
-
+    def runner_config(self) -> RunnerConfig:
         return RunnerConfig(
             retry_base_delay=self.retry_base_delay,
             retry_max_delay=self.retry_max_delay,

@@ -149,8 +149,7 @@ class S3Storage:
         await self._call("delete_object", Bucket=self._bucket, Key=self._prefix + key)
 
 
-def open_storage(settings: StorageSettings | None = None) -> BlobStorage:
-    settings = settings or StorageSettings()
+def open_storage(settings: StorageSettings) -> BlobStorage:
     if settings.backend == "s3":
         return S3Storage(settings)
     return LocalStorage(settings.dir)

@@ -47,8 +47,7 @@ async def _connect_broker(settings: ApiSettings) -> Publisher:
             await asyncio.sleep(1)
 
 
-def create_app(settings: ApiSettings | None = None) -> FastAPI:
-    settings = settings or ApiSettings()
+def create_app(settings: ApiSettings) -> FastAPI:
     api_keys = ApiKeys(parse_api_keys(settings.api_keys))
 
     @asynccontextmanager
@@ -62,7 +61,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.store = JobStore(redis)
         app.state.control = JobControl(redis)
         app.state.publisher = publisher
-        app.state.files = FileCatalog(open_storage())
+        app.state.files = FileCatalog(open_storage(settings.storage))
         app.state.hub = hub
         try:
             yield

@@ -2,12 +2,17 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import CommonSettings
+from shared.storage import StorageSettings
 
 __all__ = ["ApiSettings"]
 
 
 class ApiSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
+
+    storage: StorageSettings = Field(
+        default_factory=StorageSettings, description="Where uploads live (`STORAGE_*` variables)."
+    )
 
     host: str = "127.0.0.1"
     port: int = 8000

@@ -1,8 +1,7 @@
-from shared.runtime import run_until_signalled
-
-# Guarded, and the app imported only here: a spawned child process
-# (such as the NER model process) imports the main module again and must not start an app.
+# Guarded: a spawned child process (such as the NER model process) imports the main module again.
 if __name__ == "__main__":
-    from services.llm.app import app
+    from services.llm.app import create_app
+    from services.llm.settings import LlmSettings
+    from shared.runtime import run_service
 
-    run_until_signalled(app)
+    run_service("llm", LlmSettings(), create_app)

@@ -1,37 +1,32 @@
 """LLM worker: consumes `llm.jobs`, publishes job events."""
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from propan import PropanApp, RabbitBroker
-from propan.utils import context
+from propan import PropanApp
+from redis.asyncio import Redis
 
 from services.llm.assembly import build_limits, build_provider
 from services.llm.chunking import TiktokenTokenizer
 from services.llm.extraction import Extractor
-from services.llm.handlers import router
 from services.llm.settings import LlmSettings
 from services.llm.sources import TextSource
 from services.llm.summarization import Summarizer
-from shared.bootstrap import start_runner, stop_runner
+from services.propan_wiring import worker_app
 from shared.files import FileCatalog
 from shared.readmodel import JobStore
 from shared.schemas.topology import LLM_QUEUE
 from shared.storage import open_storage
-from shared.telemetry.setup import init_telemetry
 from shared.worker import OperationHandler
 
-settings = LlmSettings()
-init_telemetry("llm", settings)
+__all__ = ["create_app"]
+
 log = logging.getLogger("services.llm")
 
-# Per-message "Received"/"Processed" lines are debug detail, not operations logs.
-broker = RabbitBroker(settings.amqp_url, consumers=settings.prefetch, log_level=logging.DEBUG)
-broker.include_router(router)
-app = PropanApp(broker, title="llm", description="LLM orchestration worker (summarize, extract)")
 
-
-@app.on_startup
-async def start() -> None:
+@asynccontextmanager
+async def operations(settings: LlmSettings, redis: Redis) -> AsyncIterator[dict[str, OperationHandler]]:
     limits = build_limits(settings)  # refuses sizes that cannot fit the context, before consuming
     tokenizer = TiktokenTokenizer(settings.tokenizer)
     provider = build_provider(settings)
@@ -42,26 +37,25 @@ async def start() -> None:
         )
     else:
         log.info("LLM provider %s, model %s", settings.base_url, settings.model)
-    redis = settings.redis()
-    source = TextSource(JobStore(redis), FileCatalog(open_storage()), max_pages=settings.max_file_pages)
-    handlers: dict[str, OperationHandler] = {
-        "llm.summarize": Summarizer(provider, tokenizer, source, limits).run,
-        "llm.extract": Extractor(provider, tokenizer, source, limits).run,
-    }
-    runner = await start_runner("llm", LLM_QUEUE, settings, redis, handlers)
-    context.set_global("provider", provider)
-    context.set_global("redis", redis)
-    context.set_global("runner", runner)
+    source = TextSource(
+        JobStore(redis), FileCatalog(open_storage(settings.storage)), max_pages=settings.max_file_pages
+    )
+    try:
+        yield {
+            "llm.summarize": Summarizer(provider, tokenizer, source, limits).run,
+            "llm.extract": Extractor(provider, tokenizer, source, limits).run,
+        }
+    finally:
+        if provider is not None:
+            await provider.close()
 
 
-@app.on_shutdown
-async def drain() -> None:
-    await stop_runner(context.get("runner"), broker.channel, settings.shutdown_grace)
-
-
-@app.after_shutdown
-async def stop() -> None:
-    await context.get("runner").publisher.close()
-    await context.get("redis").aclose()
-    if (provider := context.get("provider")) is not None:
-        await provider.close()
+def create_app(settings: LlmSettings) -> PropanApp:
+    return worker_app(
+        settings,
+        LLM_QUEUE,
+        operations,
+        title="llm",
+        description="LLM orchestration worker (summarize, extract)",
+        handler="handle_llm_job",
+    )

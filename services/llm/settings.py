@@ -2,12 +2,17 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import WorkerSettings
+from shared.storage import StorageSettings
 
 __all__ = ["LlmSettings"]
 
 
 class LlmSettings(WorkerSettings):
     model_config = SettingsConfigDict(env_prefix="LLM_", extra="ignore")
+
+    storage: StorageSettings = Field(
+        default_factory=StorageSettings, description="Where uploads live (`STORAGE_*` variables)."
+    )
 
     metrics_port: int = Field(
         9102, ge=0, le=65535, description="Port of the /metrics listener; 0 disables it."

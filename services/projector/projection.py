@@ -41,12 +41,12 @@ class Projector:
         publisher: Publisher,
         *,
         max_delay: float,
+        identities: PublisherIdentities,
         max_batch: int = 256,
-        identities: PublisherIdentities | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
-        self.identities = identities or PublisherIdentities.from_settings()
+        self.identities = identities
         """Who may name which tenant: a dead-lettered command is believed as the workers would."""
         self._max_delay = max_delay
         self._batcher: MicroBatcher[JobEvent, int] = MicroBatcher(

@@ -1,12 +1,12 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import MetricsSettings
+from shared.settings import ConsumerSettings
 
 __all__ = ["ProjectorSettings"]
 
 
-class ProjectorSettings(MetricsSettings):
+class ProjectorSettings(ConsumerSettings):
     model_config = SettingsConfigDict(env_prefix="PROJECTOR_", extra="ignore")
 
     metrics_port: int = Field(

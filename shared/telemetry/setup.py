@@ -10,4 +10,4 @@ __all__ = ["init_telemetry"]
 def init_telemetry(service: str, settings: CommonSettings) -> None:
     """Structured logs (JSON off a terminal) and this process's tracer provider."""
     configure_logging(service, settings.log_level, settings.log_format)
-    setup_tracing(service)
+    setup_tracing(service, settings.otlp_traces_endpoint)

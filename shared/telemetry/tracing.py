@@ -8,12 +8,11 @@ publish, the worker's handling with one span per stage, the events it publishes 
 projector applying them.
 """
 
-import os
+import uuid
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
-from aio_pika.abc import AbstractIncomingMessage
 from opentelemetry import propagate, trace
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.resources import Resource
@@ -22,20 +21,29 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Span, SpanKind
 
-__all__ = ["consuming", "inject_context", "publishing", "setup_tracing", "stage", "tracer"]
+__all__ = [
+    "consuming",
+    "error_reference",
+    "inject_context",
+    "publishing",
+    "setup_tracing",
+    "stage",
+    "tracer",
+]
 
 tracer = trace.get_tracer("jobs-platform")
 
 
-def setup_tracing(service: str) -> None:
-    """Install this process's tracer provider; export only when an OTLP endpoint is set."""
+def setup_tracing(service: str, traces_endpoint: str | None) -> None:
+    """Install this process's tracer provider; export only to an OTLP/HTTP traces endpoint
+    (a URL ending in `/v1/traces`, see `CommonSettings.otlp_traces_endpoint`)."""
     resource = Resource.create({"service.name": service})
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+    if traces_endpoint:
         # Imported here: without an endpoint the exporter is never loaded.
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider = TracerProvider(resource=resource)
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_endpoint)))
     else:
         # Nothing would read the spans: don't record them (a recorded span cost about 3x
         # an unrecorded one in the profile). Spans still carry ids, so log lines keep their
@@ -80,8 +88,28 @@ def publishing(exchange: str, routing_key: str) -> Iterator[Span]:
         yield span
 
 
+class Received(Protocol):
+    """What a span of handling a message needs from it (an aio-pika message, a `Delivery`)."""
+
+    @property
+    def headers(self) -> Mapping[str, Any] | None: ...
+    @property
+    def routing_key(self) -> str | None: ...
+    @property
+    def message_id(self) -> str | None: ...
+
+
+def error_reference() -> str:
+    """What a tenant may see of an unexpected error: the current trace id (the log lines
+    of the error carry it), or a fresh reference when there is no trace."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        return trace.format_trace_id(context.trace_id)
+    return uuid.uuid4().hex
+
+
 @contextmanager
-def consuming(message: AbstractIncomingMessage, queue: str) -> Iterator[Span]:
+def consuming(message: Received, queue: str) -> Iterator[Span]:
     """A span for handling one delivery, continuing the trace in its headers."""
     parent = propagate.extract(message.headers or {}, getter=_getter)
     with tracer.start_as_current_span(

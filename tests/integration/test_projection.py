@@ -9,6 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from services.projector.projection import Projector
+from shared.identity import PublisherIdentities
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
 from shared.schemas import SEQ_PER_ATTEMPT, JobEvent, JobStatus, Progress, Started, Succeeded
@@ -32,7 +33,8 @@ def _events(tenant: str, job_id: str) -> list[JobEvent]:
 
 async def test_events_handed_in_at_once_land_in_order_none_stale(redis: Redis, tenant: str) -> None:
     store = JobStore(redis, finished_ttl=3600)
-    projector = Projector(store, cast(Publisher, None), max_delay=1.0, max_batch=16)
+    identities = PublisherIdentities(["guest"], {})
+    projector = Projector(store, cast(Publisher, None), max_delay=1.0, identities=identities, max_batch=16)
     jobs = [str(uuid.uuid4()) for _ in range(20)]
     per_job = [_events(tenant, job) for job in jobs]
     interleaved = [events[i] for i in range(7) for events in per_job]  # as deliveries arrive

@@ -1,5 +1,6 @@
 import pytest
 
+from services.ner.settings import NerSettings
 from shared.identity import IdentitySettings, PublisherIdentities, parse_broker_tenants
 
 IDS = PublisherIdentities(["jobs-api"], {"acme-publisher": "acme"})
@@ -44,7 +45,7 @@ def test_the_development_default_trusts_guest_only() -> None:
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBS_PLATFORM_BROKER_USERS", "jobs-api, jobs-ner")
     monkeypatch.setenv("JOBS_BROKER_TENANTS", "acme-publisher:acme,globex-etl:globex")
-    ids = PublisherIdentities.from_settings()
+    ids = NerSettings().identities()  # read with the service's settings, in its entry point
     assert ids.platform_users == {"jobs-api", "jobs-ner"}
     assert ids.tenants == {"acme-publisher": "acme", "globex-etl": "globex"}
 

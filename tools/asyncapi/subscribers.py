@@ -1,13 +1,14 @@
 """What every service consumes, read from its Propan app by Propan's own AsyncAPI generation.
 
-A worker service is any package `services/<name>/` whose `app.py` defines a `PropanApp`
-named `app`; a new service is found without editing anything here. This module is
+A consumer service is any package `services/<name>/` whose `app.py` has a
+`create_app(settings) -> PropanApp`; a new service is found without editing anything here. This module is
 the one place outside the services' wiring that imports Propan (to read, not to run).
 """
 
 import importlib
 import io
 import re
+import typing
 from collections.abc import Iterator
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
@@ -79,12 +80,18 @@ def subscriptions_of(service: str, app: PropanApp) -> list[Subscription]:
 
 
 def _service_apps() -> Iterator[tuple[str, PropanApp]]:
+    """Each service's app as `create_app(settings)` builds it, with the settings' defaults
+    (no environment read: the document must not depend on where it is generated).
+    Building an app connects nothing and starts no telemetry."""
     for app_file in sorted(SERVICES_DIR.glob("*/app.py")):
         service = app_file.parent.name
-        module = importlib.import_module(f"services.{service}.app")
-        app = getattr(module, "app", None)
-        if isinstance(app, PropanApp):
-            yield service, app
+        create_app = getattr(importlib.import_module(f"services.{service}.app"), "create_app", None)
+        if create_app is None:
+            continue
+        hints = typing.get_type_hints(create_app)
+        if hints.get("return") is not PropanApp:
+            continue  # the API: FastAPI, described by its OpenAPI document
+        yield service, create_app(hints["settings"].model_construct())
 
 
 def discover_subscriptions() -> list[Subscription]:

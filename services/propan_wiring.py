@@ -1,0 +1,127 @@
+"""Propan wiring shared by every consumer service: the one handler factory, and the
+whole app of a worker service that runs jobs with `JobRunner`.
+
+It lives in `services/`, beside the services that use it, and not in `shared/`: shared
+code is imported by the API, whose environment has no Propan (Propan pins an old
+FastAPI). Only the consumers' `app.py` import this module, so that moving to another
+framework (FastStream) touches this file and those only."""
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Any, TypeVar
+
+from aio_pika.abc import AbstractIncomingMessage
+from propan import PropanApp, RabbitBroker
+from propan.brokers.rabbit import ExchangeType, RabbitExchange, RabbitQueue
+from propan.brokers.rabbit.rabbit_broker import RabbitMessage as PropanRabbitMessage
+from propan.utils import context
+from redis.asyncio import Redis
+
+from shared.bootstrap import RunningWorker, start_runner
+from shared.schemas.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, JOBS_EXCHANGE, QueueSpec
+from shared.settings import ConsumerSettings, WorkerSettings
+from shared.worker import OperationHandler
+
+__all__ = ["MessageHandler", "consumer_broker", "subscribe", "worker_app"]
+
+MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
+S = TypeVar("S", bound=WorkerSettings)
+Operations = Callable[[S, Redis], AbstractAsyncContextManager[Mapping[str, OperationHandler]]]
+
+# One object per exchange: a string exchange name would re-declare it as direct.
+_EXCHANGES = {
+    JOBS_EXCHANGE: RabbitExchange(JOBS_EXCHANGE, type=ExchangeType.TOPIC, durable=True),
+    EVENTS_EXCHANGE: RabbitExchange(EVENTS_EXCHANGE, type=ExchangeType.TOPIC, durable=True),
+    DEAD_LETTER_EXCHANGE: RabbitExchange(DEAD_LETTER_EXCHANGE, type=ExchangeType.DIRECT, durable=True),
+}
+
+
+async def _raw_body(message: PropanRabbitMessage, _original: Any) -> bytes:
+    return message.body  # the handler parses and validates, so bad input gets a reason
+
+
+def consumer_broker(settings: ConsumerSettings) -> RabbitBroker:
+    # Per-message "Received"/"Processed" lines are debug detail, not operations logs.
+    return RabbitBroker(settings.amqp_url, consumers=settings.prefetch, log_level=logging.DEBUG)
+
+
+def subscribe(
+    broker: RabbitBroker,
+    queue: QueueSpec,
+    handle: Callable[[], MessageHandler],
+    *,
+    name: str,
+    description: str,
+    retry: bool | int,
+) -> None:
+    """Consume `queue` with `handle()` (looked up per message: it exists once the app has
+    started). `name` is the handler's name, which the AsyncAPI document shows."""
+
+    async def handler(body: bytes) -> None:
+        # The message comes from Propan's context, not as a `Context(...)` parameter:
+        # fast_depends resolves each of those on a worker thread (bench/README.md).
+        await handle()(context.get_local("message"))
+
+    handler.__name__ = handler.__qualname__ = name
+    broker.handle(
+        RabbitQueue(
+            queue.name,
+            durable=True,
+            arguments=queue.arguments,
+            routing_key=queue.binding_keys[0],  # the others: declare_topology
+        ),
+        _EXCHANGES[queue.exchange],
+        retry=retry,
+        decode_message=_raw_body,
+        description=description,
+    )(handler)
+
+
+def worker_app(
+    settings: S,
+    queue: QueueSpec,
+    operations: Operations[S],
+    *,
+    title: str,
+    description: str,
+    handler: str,
+) -> PropanApp:
+    """A worker service: `operations(settings, redis)` opens the domain code (models,
+    engines) and closes it again at shutdown."""
+    broker = consumer_broker(settings)
+    app = PropanApp(broker, title=title, description=description)
+    resources = AsyncExitStack()
+    started: list[RunningWorker] = []
+
+    def worker() -> RunningWorker:
+        return started[0]
+
+    # retry=0: Propan acks or rejects only what JobRunner has not settled itself (it settles
+    # every delivery; an unexpected error is rejected to the dead-letter queue, never requeued).
+    subscribe(
+        broker,
+        queue,
+        lambda: worker().handle,
+        name=handler,
+        description=f"Runs `{queue.name.split('.')[0]}.*` jobs.",
+        retry=0,
+    )
+
+    @app.on_startup
+    async def start() -> None:
+        redis = settings.redis()
+        resources.push_async_callback(redis.aclose)
+        handlers = await resources.enter_async_context(operations(settings, redis))
+        started.append(await start_runner(title, queue, settings, redis, handlers))
+        resources.push_async_callback(worker().publisher.close)
+
+    @app.on_shutdown
+    async def drain() -> None:
+        await worker().stop(broker.channel, settings.shutdown_grace)
+
+    @app.after_shutdown
+    async def stop() -> None:
+        await resources.aclose()
+
+    return app

@@ -1,0 +1,38 @@
+"""What domain code sees of the platform while it runs a job."""
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+from shared.schemas import JobCommand, JobTimeline
+from shared.worker.ports import EventSink
+
+__all__ = ["JobContext"]
+
+
+class JobContext:
+    """What domain code sees of the platform while it runs a job, and how the runner
+    reports the job's events (made by its timeline, shared/schemas/lifecycle.py)."""
+
+    def __init__(self, command: JobCommand, events: EventSink) -> None:
+        self.command = command
+        self._events = events
+        self._timeline = JobTimeline(command)
+
+    async def progress(self, fraction: float, message: str) -> None:
+        await self._events.publish_event(self._timeline.progress(fraction, message))
+
+    async def started(self) -> None:
+        await self._events.publish_event(self._timeline.started())
+
+    async def succeeded(self, result: BaseModel) -> None:
+        await self._events.publish_event(self._timeline.succeeded(result.model_dump(mode="json")))
+
+    async def failed(self, code: str, message: str) -> None:
+        await self._events.publish_event(self._timeline.failed(code, message))
+
+    async def retrying(self, next_attempt_at: datetime, code: str, message: str) -> None:
+        await self._events.publish_event(self._timeline.retrying(next_attempt_at, code, message))
+
+    async def cancelled(self) -> None:
+        await self._events.publish_event(self._timeline.cancelled())

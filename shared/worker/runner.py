@@ -1,0 +1,230 @@
+"""The job runner: takes deliveries of one job queue and settles every one of them.
+
+- not JSON, not a valid job, unknown operation, invalid input, delivered too often:
+  dead-lettered with the reason and the job it names failed (shared/worker/intake.py);
+- cancelled before it started: `cancelled`, never started;
+- ran: the outcome decides the action (shared/worker/policy.py): succeeded, failed,
+  retried through a delay queue, cancelled within the poll interval, handed back;
+- runs past `lease_after`: kept alive by a lease (shared/worker/lease.py);
+- the broker or Redis cannot take the outcome: redelivered (at-least-once).
+
+Domain code is `async def run(input, ctx) -> result` and must await between units of
+work: cancelling its task is how cancellation, time limits and shutdown stop it.
+"""
+
+import asyncio
+import logging
+import os
+import random
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from pydantic import BaseModel
+
+from shared.identity import PublisherIdentities
+from shared.schemas import failed_named_job
+from shared.telemetry.tracing import consuming, error_reference
+from shared.worker import policy
+from shared.worker.config import OperationConfig, RunnerConfig
+from shared.worker.context import JobContext
+from shared.worker.errors import JobFailure
+from shared.worker.intake import Job, Reject, admit
+from shared.worker.lease import LeaseKeeper, owner_is_gone
+from shared.worker.ports import CancelControl, CommandBus, Delivery, EventSink, Unavailable
+
+__all__ = ["JobRunner"]
+
+log = logging.getLogger("shared.worker")
+
+
+@dataclass
+class _Attempt:
+    job: Job
+    task: asyncio.Task[BaseModel]
+    lease: LeaseKeeper
+    stop: Literal["cancel", "hand_back"] | None = None
+    """Why the runner cancelled the task, if it did."""
+    closed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+
+class JobRunner:
+    def __init__(
+        self,
+        queue: str,
+        events: EventSink,
+        bus: CommandBus,
+        control: CancelControl,
+        operations: Mapping[str, OperationConfig],
+        config: RunnerConfig,
+        identities: PublisherIdentities,
+        *,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.queue = queue
+        self.events = events
+        self.bus = bus
+        self.control = control
+        self.operations = operations
+        self.config = config
+        self.identities = identities
+        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self._jitter = jitter
+        self._running: dict[str, _Attempt] = {}
+        self._draining = False
+        self._poller: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def start(self) -> None:
+        self._poller = asyncio.create_task(self._poll_cancellations(), name="cancel-poller")
+
+    async def handle(self, delivery: Delivery) -> None:
+        with consuming(delivery, self.queue):  # continues the trace of whoever published it
+            try:
+                if self._draining:
+                    await delivery.hand_back()
+                    await delivery.ack()
+                else:
+                    await self._handle(delivery)
+            except Unavailable as exc:
+                log.warning(
+                    "could not settle message %s (%s); it will be redelivered", delivery.message_id, exc
+                )
+                if not delivery.settled:
+                    await delivery.redeliver()
+
+    async def _handle(self, delivery: Delivery) -> None:
+        verdict = admit(
+            delivery.body, delivery.headers, delivery.user_id, self.operations, self.identities, self.queue
+        )
+        if isinstance(verdict, Reject):
+            await self._reject(delivery, verdict)
+            return
+        job, ctx = verdict, JobContext(verdict.command, self.events)
+        if await self._cancel_requested(job.command.job_id):
+            await ctx.cancelled()
+            await delivery.ack()
+            return
+        if job.watchdog and not await owner_is_gone(
+            job.command, self.control, self.bus, self.config.lease_ttl
+        ):
+            await delivery.ack()
+            return
+        await self._run(delivery, job, ctx)
+
+    async def _reject(self, delivery: Delivery, reject: Reject) -> None:
+        """Dead-letter a message that cannot run; fail the job it names, if any."""
+        log.warning("dead-lettering message %s: %s: %s", delivery.message_id, reject.code, reject.reason)
+        if reject.names is not None:
+            event = failed_named_job(reject.names, delivery.routing_key, reject.code, reject.reason)
+            if event is not None:
+                await self.events.publish_event(event)
+        await delivery.dead_letter(reject.code, reject.reason)
+        await delivery.ack()
+
+    async def _cancel_requested(self, job_id: str) -> bool:
+        """Best effort while Redis is away: the job starts, and the poller stops it later.
+        (Failing the delivery instead would count against its delivery limit.)"""
+        try:
+            return bool(await self.control.cancelled([job_id]))
+        except Unavailable as exc:
+            log.warning("cannot check whether job %s was cancelled: %s", job_id, exc)
+            return False
+
+    async def _run(self, delivery: Delivery, job: Job, ctx: JobContext) -> None:
+        await ctx.started()
+        lease = LeaseKeeper(job.command, delivery, self.control, self.bus, self.owner, self.config)
+        attempt = _Attempt(job, asyncio.create_task(job.operation.handler(job.input, ctx)), lease)
+        self._running[job.command.job_id] = attempt
+        lease.start()
+        try:
+            outcome = await self._outcome(attempt)
+            action = policy.decide(outcome, job.command.attempt, job.operation, self.config, self._jitter())
+            await self._carry_out(action, attempt, ctx)
+        finally:
+            lease.stop()
+            self._running.pop(job.command.job_id, None)
+            attempt.closed.set()
+
+    async def _outcome(self, attempt: _Attempt) -> policy.Outcome:
+        job_id, limit = attempt.job.command.job_id, attempt.job.operation.time_limit
+        try:
+            result = await asyncio.wait_for(attempt.task, limit)
+        except TimeoutError:
+            return policy.TimedOut(limit)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # this consumer itself is being torn down: the broker redelivers
+            return policy.Stopped(attempt.stop or "cancel")
+        except JobFailure as exc:
+            log.info("job %s attempt %d: %s: %s", job_id, attempt.job.command.attempt, exc.code, exc.message)
+            return policy.Raised(exc)
+        except Exception:
+            reference = error_reference()
+            log.exception("job %s crashed (trace %s)", job_id, reference)
+            return policy.Crashed(reference)
+        return policy.Finished(result)
+
+    async def _carry_out(self, action: policy.Action, attempt: _Attempt, ctx: JobContext) -> None:
+        command = attempt.job.command
+        match action:
+            case policy.Succeed(result):
+                await ctx.succeeded(result)
+            case policy.Fail(code, message):
+                await ctx.failed(code, message)
+            case policy.FailAndDeadLetter(code, message):
+                await ctx.failed(code, message)
+                await attempt.lease.delivery.dead_letter(code, message)
+            case policy.Retry(delay, code, message):
+                log.info("job %s attempt %d: retrying in %.1fs", command.job_id, command.attempt, delay)
+                await self.bus.publish_delayed(
+                    command.model_copy(update={"attempt": command.attempt + 1}), delay
+                )
+                await ctx.retrying(datetime.now(UTC) + timedelta(seconds=delay), code, message)
+            case policy.Cancel():
+                await ctx.cancelled()
+            case policy.HandBack():
+                await attempt.lease.release()
+                return
+        await attempt.lease.finish()
+
+    async def _poll_cancellations(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.cancel_poll_interval)
+            if not self._running:
+                continue
+            try:
+                wanted = await self.control.cancelled(list(self._running))
+            except Unavailable as exc:
+                log.warning("cannot check for cancel requests: %s", exc)
+                continue
+            for job_id in wanted:
+                attempt = self._running.get(job_id)
+                if attempt is not None and attempt.stop is None:
+                    log.info("job %s: cancel requested, stopping it", job_id)
+                    attempt.stop = "cancel"
+                    attempt.task.cancel()
+
+    async def drain(self, grace: float) -> None:
+        """Shutdown: take no new job, let running ones finish within `grace` seconds, hand
+        the rest back (as new messages) so that another worker runs them."""
+        self._draining = True
+        if self._poller is not None:
+            self._poller.cancel()
+        pending = [a.task for a in self._running.values()]
+        if pending:
+            log.info("draining: waiting up to %.0fs for %d running jobs", grace, len(pending))
+            await asyncio.wait(pending, timeout=grace)
+        for attempt in list(self._running.values()):
+            if not attempt.task.done():  # a finished one publishes its outcome itself
+                attempt.stop = "hand_back"
+                attempt.task.cancel()
+        closing = [asyncio.create_task(a.closed.wait()) for a in self._running.values()]
+        if closing:
+            await asyncio.wait(closing, timeout=10)
