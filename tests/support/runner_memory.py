@@ -121,7 +121,6 @@ class MemoryDelivery:
         self._broker.dead_letters.append(MemoryMessage(self.message.body, headers, self.message.user_id))
 
 
-
 class MemoryControl:
     """Cancel flags and leases that expire on the loop's clock, as Redis keys would."""
 

@@ -40,7 +40,9 @@ class RunnerScenarios:
         assert [e.type for e in events] == ["started", "failed"]
         assert events[-1].error.code == "unsupported_language"  # type: ignore[union-attr]
 
-    async def test_transient_failures_are_retried_with_growing_delays(self, transport: RunnerTransport) -> None:
+    async def test_transient_failures_are_retried_with_growing_delays(
+        self, transport: RunnerTransport
+    ) -> None:
         attempts: list[tuple[int, float]] = []
 
         async def flaky(job: NerInput, ctx: JobContext) -> NerResult:
@@ -67,7 +69,9 @@ class RunnerScenarios:
         assert gaps[1] >= 0.8 * base  # twice the base, jittered
         assert events[1].error.code == "provider_unavailable"  # type: ignore[union-attr]
 
-    async def test_the_last_attempt_fails_the_job_and_dead_letters_it(self, transport: RunnerTransport) -> None:
+    async def test_the_last_attempt_fails_the_job_and_dead_letters_it(
+        self, transport: RunnerTransport
+    ) -> None:
         async def down(job: NerInput, ctx: JobContext) -> NerResult:
             raise TransientError("provider_unavailable", "still down")
 
@@ -81,7 +85,9 @@ class RunnerScenarios:
         assert code == "provider_unavailable"
         assert JobCommand.model_validate_json(body).attempt == 2
 
-    async def test_a_crash_fails_the_job_without_telling_the_tenant_why(self, transport: RunnerTransport) -> None:
+    async def test_a_crash_fails_the_job_without_telling_the_tenant_why(
+        self, transport: RunnerTransport
+    ) -> None:
         async def crash(job: NerInput, ctx: JobContext) -> NerResult:
             raise KeyError("/srv/secret/path")
 
@@ -94,7 +100,9 @@ class RunnerScenarios:
         assert "secret" not in error.message
         assert (await transport.dead_letter())[0] == "internal_error"
 
-    async def test_a_job_over_its_time_limit_fails_and_frees_the_worker(self, transport: RunnerTransport) -> None:
+    async def test_a_job_over_its_time_limit_fails_and_frees_the_worker(
+        self, transport: RunnerTransport
+    ) -> None:
         limit = transport.timing.time_limit
 
         async def slow_on_request(job: NerInput, ctx: JobContext) -> NerResult:
@@ -175,7 +183,9 @@ class RunnerScenarios:
         else:
             assert transport.of(named.job_id) == []
 
-    async def test_a_message_that_kills_its_worker_every_time_ends_failed(self, transport: RunnerTransport) -> None:
+    async def test_a_message_that_kills_its_worker_every_time_ends_failed(
+        self, transport: RunnerTransport
+    ) -> None:
         command = await transport.submit()
         for _ in range(4):
             await transport.crash_holding_next()
@@ -204,7 +214,9 @@ class RunnerScenarios:
         assert transport.of(command.job_id) == []  # its sender may not speak for that job
         assert ran == []
 
-    async def test_drain_hands_unfinished_jobs_back_and_they_finish_once(self, transport: RunnerTransport) -> None:
+    async def test_drain_hands_unfinished_jobs_back_and_they_finish_once(
+        self, transport: RunnerTransport
+    ) -> None:
         unit = transport.timing.time_limit
         finished: list[str] = []
 
@@ -221,7 +233,9 @@ class RunnerScenarios:
         await transport.stop_and_drain(first, grace=unit)  # the short job finishes, the long one goes back
         assert finished == ["short"]
         await transport.runner(slowish)
-        events = await transport.until(long_job.job_id, "succeeded", within=transport.timing.patience + 3 * unit)
+        events = await transport.until(
+            long_job.job_id, "succeeded", within=transport.timing.patience + 3 * unit
+        )
         await asyncio.sleep(unit)  # a duplicate run would show up here
         assert finished == ["short", "long"]
         assert [e.type for e in events].count("succeeded") == 1
