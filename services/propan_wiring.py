@@ -23,7 +23,7 @@ from shared.schemas.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, JOBS_
 from shared.settings import ConsumerSettings, WorkerSettings
 from shared.worker import OperationHandler
 
-__all__ = ["MessageHandler", "consumer_broker", "subscribe", "worker_app"]
+__all__ = ["ConsumerApp", "MessageHandler", "subscribe", "worker_app"]
 
 MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
 S = TypeVar("S", bound=WorkerSettings)
@@ -78,50 +78,46 @@ def subscribe(
     )(handler)
 
 
-def worker_app(
-    settings: S,
-    queue: QueueSpec,
-    operations: Operations[S],
-    *,
-    title: str,
-    description: str,
-    handler: str,
-) -> PropanApp:
-    """A worker service: `operations(settings, redis)` opens the domain code (models,
-    engines) and closes it again at shutdown."""
-    broker = consumer_broker(settings)
-    app = PropanApp(broker, title=title, description=description)
-    resources = AsyncExitStack()
-    started: list[RunningWorker] = []
+class ConsumerApp:
+    """A consumer service's Propan app, the resources it opens at startup (closed again
+    after shutdown, last opened first), and what it serves once started."""
 
-    def worker() -> RunningWorker:
-        return started[0]
+    def __init__(self, settings: ConsumerSettings, title: str, description: str) -> None:
+        self.broker = consumer_broker(settings)
+        self.app = PropanApp(self.broker, title=title, description=description)
+        self.resources = AsyncExitStack()
+        self.app.after_shutdown(self.resources.aclose)
+
+
+def worker_app(
+    settings: S, queue: QueueSpec, operations: Operations[S], title: str, description: str
+) -> PropanApp:
+    """A worker service whose handler is `handle_<title>_job`: `operations(settings, redis)`
+    opens the domain code (models, engines) and closes it again at shutdown."""
+    consumer = ConsumerApp(settings, title, description)
+    workers: list[RunningWorker] = []
 
     # retry=0: Propan acks or rejects only what JobRunner has not settled itself (it settles
     # every delivery; an unexpected error is rejected to the dead-letter queue, never requeued).
     subscribe(
-        broker,
+        consumer.broker,
         queue,
-        lambda: worker().handle,
-        name=handler,
-        description=f"Runs `{queue.name.split('.')[0]}.*` jobs.",
+        lambda: workers[0].handle,
+        name=f"handle_{title}_job",
+        description=f"Runs `{title}.*` jobs.",
         retry=0,
     )
 
-    @app.on_startup
+    @consumer.app.on_startup
     async def start() -> None:
         redis = settings.redis()
-        resources.push_async_callback(redis.aclose)
-        handlers = await resources.enter_async_context(operations(settings, redis))
-        started.append(await start_runner(title, queue, settings, redis, handlers))
-        resources.push_async_callback(worker().publisher.close)
+        consumer.resources.push_async_callback(redis.aclose)
+        handlers = await consumer.resources.enter_async_context(operations(settings, redis))
+        workers.append(await start_runner(title, queue, settings, redis, handlers))
+        consumer.resources.push_async_callback(workers[0].publisher.close)
 
-    @app.on_shutdown
+    @consumer.app.on_shutdown
     async def drain() -> None:
-        await worker().stop(broker.channel, settings.shutdown_grace)
+        await workers[0].stop(consumer.broker.channel, settings.shutdown_grace)
 
-    @app.after_shutdown
-    async def stop() -> None:
-        await resources.aclose()
-
-    return app
+    return consumer.app

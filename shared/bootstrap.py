@@ -18,28 +18,13 @@ from shared.worker.adapters import AmqpDelivery, PublisherBus, RedisControl
 __all__ = ["RunningWorker", "start_runner"]
 
 
-@dataclass(frozen=True)
-class RunningWorker:
-    queue: QueueSpec
-    runner: JobRunner
-    publisher: Publisher
-
-    async def handle(self, message: AbstractIncomingMessage) -> None:
-        await self.runner.handle(AmqpDelivery(message, self.publisher, self.queue))
-
-    async def stop(self, channel: AbstractChannel, grace: float) -> None:
-        """SIGTERM: stop taking deliveries, then let running jobs finish or hand them back."""
-        await stop_consuming(channel)
-        await self.runner.drain(grace)
-
-
 async def start_runner(
     name: str,
     queue: QueueSpec,
     settings: WorkerSettings,
     redis: Redis,
     handlers: Mapping[str, OperationHandler],
-) -> RunningWorker:
+) -> "RunningWorker":
     """Connect the publisher, build the runner with the service's limits, start polling for
     cancellations, and serve /metrics."""
     publisher = await Publisher.connect(
@@ -65,3 +50,21 @@ async def start_runner(
     register_in_flight(queue.name, lambda: runner.running)
     serve_metrics(settings.metrics_host, settings.metrics_port)
     return RunningWorker(queue, runner, publisher)
+
+
+@dataclass(frozen=True)
+class RunningWorker:
+    """A started runner and the publisher it settles deliveries through."""
+
+    queue: QueueSpec
+    runner: JobRunner
+    publisher: Publisher
+    """Closed at shutdown, after the runner has drained."""
+
+    async def handle(self, message: AbstractIncomingMessage) -> None:
+        await self.runner.handle(AmqpDelivery(message, self.publisher, self.queue))
+
+    async def stop(self, channel: AbstractChannel, grace: float) -> None:
+        """SIGTERM: stop taking deliveries, then let running jobs finish or hand them back."""
+        await stop_consuming(channel)
+        await self.runner.drain(grace)

@@ -25,6 +25,10 @@ __all__ = ["create_app"]
 log = logging.getLogger("services.llm")
 
 
+def create_app(settings: LlmSettings) -> PropanApp:
+    return worker_app(settings, LLM_QUEUE, operations, "llm", "LLM orchestration worker (summarize, extract)")
+
+
 @asynccontextmanager
 async def operations(settings: LlmSettings, redis: Redis) -> AsyncIterator[dict[str, OperationHandler]]:
     limits = build_limits(settings)  # refuses sizes that cannot fit the context, before consuming
@@ -48,14 +52,3 @@ async def operations(settings: LlmSettings, redis: Redis) -> AsyncIterator[dict[
     finally:
         if provider is not None:
             await provider.close()
-
-
-def create_app(settings: LlmSettings) -> PropanApp:
-    return worker_app(
-        settings,
-        LLM_QUEUE,
-        operations,
-        title="llm",
-        description="LLM orchestration worker (summarize, extract)",
-        handler="handle_llm_job",
-    )

@@ -15,6 +15,10 @@ from shared.worker import OperationHandler
 __all__ = ["create_app"]
 
 
+def create_app(settings: NerSettings) -> PropanApp:
+    return worker_app(settings, NER_QUEUE, operations, "ner", "Named-entity recognition worker")
+
+
 @asynccontextmanager
 async def operations(settings: NerSettings, redis: Redis) -> AsyncIterator[dict[str, OperationHandler]]:
     recognizer = EntityRecognizer(
@@ -28,14 +32,3 @@ async def operations(settings: NerSettings, redis: Redis) -> AsyncIterator[dict[
         yield {"ner.entities": recognizer.run}
     finally:
         await recognizer.close()
-
-
-def create_app(settings: NerSettings) -> PropanApp:
-    return worker_app(
-        settings,
-        NER_QUEUE,
-        operations,
-        title="ner",
-        description="Named-entity recognition worker",
-        handler="handle_ner_job",
-    )

@@ -27,6 +27,12 @@ def _engine(settings: OcrSettings) -> OcrEngine:
     return RapidOcrEngine(threads=settings.engine_threads)
 
 
+def create_app(settings: OcrSettings) -> PropanApp:
+    return worker_app(
+        settings, OCR_QUEUE, operations, "ocr", "OCR worker: text of images and PDFs, page by page"
+    )
+
+
 @asynccontextmanager
 async def operations(settings: OcrSettings, redis: Redis) -> AsyncIterator[dict[str, OperationHandler]]:
     storage = open_storage(settings.storage)
@@ -48,14 +54,3 @@ async def operations(settings: OcrSettings, redis: Redis) -> AsyncIterator[dict[
         yield {"ocr.image": extractor.run_image, "ocr.pdf": extractor.run_pdf}
     finally:
         extractor.close()
-
-
-def create_app(settings: OcrSettings) -> PropanApp:
-    return worker_app(
-        settings,
-        OCR_QUEUE,
-        operations,
-        title="ocr",
-        description="OCR worker: text of images and PDFs, page by page",
-        handler="handle_ocr_job",
-    )

@@ -1,4 +1,4 @@
-"""What domain code sees of the platform while it runs a job."""
+"""The job context: the one object domain code gets from the platform."""
 
 from datetime import datetime
 

@@ -8,6 +8,7 @@ got the watchdog runs the job; a lease marked done means the outcome is publishe
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 
 from shared.schemas import JobCommand
 from shared.worker.config import RunnerConfig
@@ -18,26 +19,20 @@ __all__ = ["LeaseKeeper", "owner_is_gone"]
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class LeaseKeeper:
     """Owns how one running job's delivery ends: acked, or traded for a lease."""
 
-    def __init__(
-        self,
-        command: JobCommand,
-        delivery: Delivery,
-        control: CancelControl,
-        bus: CommandBus,
-        owner: str,
-        config: RunnerConfig,
-    ) -> None:
-        self.command = command
-        self.delivery = delivery
-        self.leased = False
-        self._control = control
-        self._bus = bus
-        self._owner = owner
-        self._config = config
-        self._task: asyncio.Task[None] | None = None
+    command: JobCommand
+    delivery: Delivery
+    control: CancelControl
+    bus: CommandBus
+    """Where the watchdog copy of the command goes."""
+    owner: str
+    config: RunnerConfig
+    leased: bool = False
+    """The delivery is acked; the lease in Redis keeps the job."""
+    _task: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._keep(), name=f"lease-{self.command.job_id}")
@@ -47,13 +42,13 @@ class LeaseKeeper:
             self._task.cancel()
 
     async def _keep(self) -> None:
-        job_id, ttl = self.command.job_id, self._config.lease_ttl
-        await asyncio.sleep(self._config.lease_after)
+        job_id, ttl = self.command.job_id, self.config.lease_ttl
+        await asyncio.sleep(self.config.lease_after)
         while True:
             try:
-                await self._control.hold_lease(job_id, self._owner, ttl)
+                await self.control.hold_lease(job_id, self.owner, ttl)
                 if not self.leased:
-                    await self._bus.publish_delayed(self.command, ttl, watchdog=True)
+                    await self.bus.publish_delayed(self.command, ttl, watchdog=True)
                     await self.delivery.ack()
                     self.leased = True
                     log.info("job %s runs long: delivery acked, lease held", job_id)
@@ -68,7 +63,7 @@ class LeaseKeeper:
             await self.delivery.ack()
             return
         try:
-            await self._control.finish_lease(self.command.job_id, self._config.lease_ttl * 3)
+            await self.control.finish_lease(self.command.job_id, self.config.lease_ttl * 3)
         except Unavailable as exc:
             # A watchdog finding no lease reruns the job; the rerun's events are no-ops
             # for the read model.
@@ -80,7 +75,7 @@ class LeaseKeeper:
         job_id = self.command.job_id
         try:
             if self.leased:
-                await self._control.release_lease(job_id)
+                await self.control.release_lease(job_id)
             else:
                 await self.delivery.hand_back()
                 await self.delivery.ack()

@@ -15,51 +15,25 @@ __all__ = [
     "Crashed",
     "Fail",
     "FailAndDeadLetter",
-    "Finished",
     "HandBack",
     "Outcome",
-    "Raised",
     "Retry",
-    "Stopped",
     "Succeed",
-    "TimedOut",
     "decide",
     "retry_delay",
 ]
 
 
 @dataclass(frozen=True)
-class Finished:
-    result: BaseModel
-
-
-@dataclass(frozen=True)
-class Raised:
-    """The handler raised a `JobFailure` (a `TransientError` is one)."""
-
-    error: JobFailure
-
-
-@dataclass(frozen=True)
 class Crashed:
-    """The handler raised anything else; `reference` finds the traceback in the log."""
+    """The handler raised something unexpected; `reference` finds its traceback in the log."""
 
     reference: str
 
 
-@dataclass(frozen=True)
-class TimedOut:
-    limit: float
-
-
-@dataclass(frozen=True)
-class Stopped:
-    """The runner stopped the handler: a cancel request, or shutdown handing the job back."""
-
-    why: Literal["cancel", "hand_back"]
-
-
-Outcome = Finished | Raised | Crashed | TimedOut | Stopped
+Outcome = BaseModel | JobFailure | TimeoutError | Crashed | Literal["cancelled", "handed_back"]
+"""The handler's result, the `JobFailure` it raised, its time limit, a crash, or the runner
+stopping it (a cancel request; shutdown handing the job back)."""
 
 
 @dataclass(frozen=True)
@@ -73,33 +47,29 @@ class Fail:
     message: str
 
 
-@dataclass(frozen=True)
-class FailAndDeadLetter:
+class FailAndDeadLetter(Fail):
     """Fail the job and park a copy of its command, for someone to look at."""
 
-    code: str
-    message: str
-
 
 @dataclass(frozen=True)
-class Retry:
+class Retry(Fail):
+    """Publish `retrying`, and the next attempt due in `delay` seconds."""
+
     delay: float
-    """Seconds until the next attempt reaches the queue."""
-    code: str
-    message: str
 
 
 @dataclass(frozen=True)
 class Cancel:
-    pass
+    """Publish `cancelled`."""
 
 
 @dataclass(frozen=True)
 class HandBack:
-    """Give the job to another worker; it publishes nothing (shutdown)."""
+    """Give the job to another worker and publish nothing (shutdown)."""
 
 
-Action = Succeed | Fail | FailAndDeadLetter | Retry | Cancel | HandBack
+Action = Succeed | Fail | Cancel | HandBack
+"""`Fail` includes its kinds `FailAndDeadLetter` and `Retry`."""
 
 
 def retry_delay(attempt: int, config: RunnerConfig, jitter: float) -> float:
@@ -113,20 +83,20 @@ def decide(
     outcome: Outcome, attempt: int, operation: OperationConfig, config: RunnerConfig, jitter: float
 ) -> Action:
     match outcome:
-        case Finished(result):
-            return Succeed(result)
-        case TimedOut(limit):
-            return Fail("timeout", f"the job ran over its time limit of {limit:g} s")
-        case Stopped("cancel"):
+        case BaseModel():
+            return Succeed(outcome)
+        case TimeoutError():
+            return Fail("timeout", f"the job ran over its time limit of {operation.time_limit:g} s")
+        case "cancelled":
             return Cancel()
-        case Stopped(_):
+        case "handed_back":
             return HandBack()
-        case Raised(TransientError() as error) if attempt >= operation.max_attempts:
-            return FailAndDeadLetter(error.code, f"{error.message} (gave up after {attempt} attempts)")
-        case Raised(TransientError() as error):
-            return Retry(retry_delay(attempt, config, jitter), error.code, error.message)
-        case Raised(error):
-            return Fail(error.code, error.message)
+        case TransientError() if attempt >= operation.max_attempts:
+            return FailAndDeadLetter(outcome.code, f"{outcome.message} (gave up after {attempt} attempts)")
+        case TransientError():
+            return Retry(outcome.code, outcome.message, retry_delay(attempt, config, jitter))
+        case JobFailure():
+            return Fail(outcome.code, outcome.message)
         case Crashed(reference):
             # Security review L2: the tenant sees a reference, the log has the traceback.
             return FailAndDeadLetter("internal_error", f"internal error (trace {reference})")

@@ -63,14 +63,12 @@ class JobRunner:
         *,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        self.queue = queue
-        self.events = events
-        self.bus = bus
-        self.control = control
-        self.operations = operations
-        self.config = config
+        self.queue, self.operations, self.config = queue, operations, config
+        self.events, self.bus, self.control = events, bus, control
         self.identities = identities
+        """Who may name which tenant (shared/identity.py)."""
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        """Names this process in the leases it holds."""
         self._jitter = jitter
         self._running: dict[str, _Attempt] = {}
         self._draining = False
@@ -152,41 +150,39 @@ class JobRunner:
             attempt.closed.set()
 
     async def _outcome(self, attempt: _Attempt) -> policy.Outcome:
-        job_id, limit = attempt.job.command.job_id, attempt.job.operation.time_limit
+        command = attempt.job.command
         try:
-            result = await asyncio.wait_for(attempt.task, limit)
-        except TimeoutError:
-            return policy.TimedOut(limit)
+            return await asyncio.wait_for(attempt.task, attempt.job.operation.time_limit)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise  # this consumer itself is being torn down: the broker redelivers
-            return policy.Stopped(attempt.stop or "cancel")
+            return "handed_back" if attempt.stop == "hand_back" else "cancelled"
         except JobFailure as exc:
-            log.info("job %s attempt %d: %s: %s", job_id, attempt.job.command.attempt, exc.code, exc.message)
-            return policy.Raised(exc)
+            log.info("job %s attempt %d: %s: %s", command.job_id, command.attempt, exc.code, exc.message)
+            return exc
+        except TimeoutError as exc:
+            return exc
         except Exception:
             reference = error_reference()
-            log.exception("job %s crashed (trace %s)", job_id, reference)
+            log.exception("job %s crashed (trace %s)", command.job_id, reference)
             return policy.Crashed(reference)
-        return policy.Finished(result)
 
     async def _carry_out(self, action: policy.Action, attempt: _Attempt, ctx: JobContext) -> None:
         command = attempt.job.command
         match action:
             case policy.Succeed(result):
                 await ctx.succeeded(result)
-            case policy.Fail(code, message):
-                await ctx.failed(code, message)
-            case policy.FailAndDeadLetter(code, message):
-                await ctx.failed(code, message)
-                await attempt.lease.delivery.dead_letter(code, message)
-            case policy.Retry(delay, code, message):
+            case policy.Retry(code, message, delay):
                 log.info("job %s attempt %d: retrying in %.1fs", command.job_id, command.attempt, delay)
                 await self.bus.publish_delayed(
                     command.model_copy(update={"attempt": command.attempt + 1}), delay
                 )
                 await ctx.retrying(datetime.now(UTC) + timedelta(seconds=delay), code, message)
+            case policy.Fail(code, message):
+                await ctx.failed(code, message)
+                if isinstance(action, policy.FailAndDeadLetter):
+                    await attempt.lease.delivery.dead_letter(code, message)
             case policy.Cancel():
                 await ctx.cancelled()
             case policy.HandBack():

@@ -5,8 +5,8 @@ cases on RabbitMQ and Redis); nothing else of a broker."""
 
 import asyncio
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.identity import FORWARDED_FOR_HEADER
@@ -17,86 +17,20 @@ from shared.worker.intake import WATCHDOG_HEADER
 from shared.worker.ports import CancelControl, CommandBus, EventSink, LeaseState, Unavailable
 from tests.support.runner_transport import RunnerTransport, Timing
 
-__all__ = ["MemoryBroker", "MemoryControl", "MemoryDelivery", "MemoryMessage", "MemoryTransport"]
+__all__ = ["MemoryBroker", "MemoryControl", "MemoryDelivery", "MemoryTransport"]
 
 
-@dataclass
-class MemoryMessage:
+@dataclass(eq=False)
+class MemoryDelivery:
+    """A message in the queue, and once taken, its delivery (the runner's `Delivery`)."""
+
     body: bytes
+    broker: "MemoryBroker"
     headers: dict[str, Any] = field(default_factory=dict)
     user_id: str | None = "guest"
     routing_key: str = ""
     message_id: str | None = None
-
-
-class MemoryBroker:
-    """One job queue, its dead-letter queue, the delay queues and the events exchange."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[MemoryMessage] = asyncio.Queue()
-        self.dead_letters: list[MemoryMessage] = []
-        self.events: list[JobEvent] = []
-        self.failing_publishes = 0
-        """The next this many publishes fail as if the broker were away."""
-        self.delivered = 0
-
-    def _check_available(self) -> None:
-        if self.failing_publishes > 0:
-            self.failing_publishes -= 1
-            raise Unavailable("the broker is away (on purpose)")
-
-    def enqueue(self, message: MemoryMessage, delay: float = 0.0) -> None:
-        if delay <= 0:
-            self.queue.put_nowait(message)
-        else:
-            asyncio.get_running_loop().call_later(delay, self.queue.put_nowait, message)
-
-    def requeue(self, message: MemoryMessage) -> None:
-        """What RabbitMQ does with a returned delivery of a quorum queue: count it, and at
-        the delivery limit dead-letter it itself."""
-        count = message.headers.get("x-delivery-count", 0) + 1
-        message.headers["x-delivery-count"] = count
-        if count >= DELIVERY_LIMIT:
-            self.dead_letters.append(message)
-        else:
-            self.queue.put_nowait(message)
-
-    async def publish_event(self, event: JobEvent) -> None:
-        self._check_available()
-        self.events.append(event)
-
-    async def publish_delayed(self, command: JobCommand, delay: float, *, watchdog: bool = False) -> None:
-        self._check_available()
-        headers = {WATCHDOG_HEADER: 1} if watchdog else {}
-        body = command.model_dump_json().encode()
-        self.enqueue(MemoryMessage(body, headers, routing_key=command.operation), delay)
-
-
-class MemoryDelivery:
-    def __init__(self, message: MemoryMessage, broker: MemoryBroker) -> None:
-        self.message = message
-        self._broker = broker
-        self.settled = False
-
-    @property
-    def body(self) -> bytes:
-        return self.message.body
-
-    @property
-    def headers(self) -> Mapping[str, Any]:
-        return self.message.headers
-
-    @property
-    def user_id(self) -> str | None:
-        return self.message.user_id
-
-    @property
-    def message_id(self) -> str | None:
-        return self.message.message_id
-
-    @property
-    def routing_key(self) -> str:
-        return self.message.routing_key
+    settled: bool = False
 
     def _settle(self) -> None:
         assert not self.settled, "a delivery is settled once"
@@ -107,18 +41,61 @@ class MemoryDelivery:
 
     async def redeliver(self) -> None:
         self._settle()
-        self._broker.requeue(self.message)
+        self.broker.requeue(self)
 
     async def hand_back(self) -> None:
-        self._broker._check_available()
-        headers = {k: v for k, v in self.message.headers.items() if k != "x-delivery-count"}
-        headers.setdefault(FORWARDED_FOR_HEADER, self.message.user_id or "")
-        self._broker.enqueue(MemoryMessage(self.message.body, headers, "guest", self.message.routing_key))
+        self.broker.check_available()
+        headers = {k: v for k, v in self.headers.items() if k != "x-delivery-count"}
+        headers.setdefault(FORWARDED_FOR_HEADER, self.user_id or "")
+        self.broker.enqueue(replace(self, headers=headers, user_id="guest", settled=False))
 
     async def dead_letter(self, code: str, reason: str) -> None:
-        self._broker._check_available()
-        headers = {**self.message.headers, "x-error-code": code, "x-error-reason": reason}
-        self._broker.dead_letters.append(MemoryMessage(self.message.body, headers, self.message.user_id))
+        self.broker.check_available()
+        headers = {**self.headers, "x-error-code": code, "x-error-reason": reason}
+        self.broker.dead_letters.append(replace(self, headers=headers))
+
+
+class MemoryBroker:
+    """One job queue, its dead-letter queue, the delay queues and the events exchange."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[MemoryDelivery] = asyncio.Queue()
+        self.dead_letters: list[MemoryDelivery] = []
+        self.events: list[JobEvent] = []
+        self.failing_publishes = 0
+        """The next this many publishes fail as if the broker were away."""
+        self.delivered = 0
+
+    def check_available(self) -> None:
+        if self.failing_publishes > 0:
+            self.failing_publishes -= 1
+            raise Unavailable("the broker is away (on purpose)")
+
+    def enqueue(self, message: MemoryDelivery, delay: float = 0.0) -> None:
+        if delay <= 0:
+            self.queue.put_nowait(message)
+        else:
+            asyncio.get_running_loop().call_later(delay, self.queue.put_nowait, message)
+
+    def requeue(self, message: MemoryDelivery) -> None:
+        """What RabbitMQ does with a returned delivery of a quorum queue: count it, and at
+        the delivery limit dead-letter it itself."""
+        count = message.headers.get("x-delivery-count", 0) + 1
+        again = replace(message, headers={**message.headers, "x-delivery-count": count}, settled=False)
+        if count >= DELIVERY_LIMIT:
+            self.dead_letters.append(again)
+        else:
+            self.queue.put_nowait(again)
+
+    async def publish_event(self, event: JobEvent) -> None:
+        self.check_available()
+        self.events.append(event)
+
+    async def publish_delayed(self, command: JobCommand, delay: float, *, watchdog: bool = False) -> None:
+        self.check_available()
+        headers = {WATCHDOG_HEADER: 1} if watchdog else {}
+        body = command.model_dump_json().encode()
+        self.enqueue(MemoryDelivery(body, self, headers, routing_key=command.operation), delay)
 
 
 class MemoryControl:
@@ -157,14 +134,8 @@ class MemoryControl:
 
 
 class MemoryTransport(RunnerTransport):
-    timing = Timing(
-        retry_base_delay=0.05,
-        cancel_poll_interval=0.02,
-        time_limit=0.1,
-        lease_after=0.05,
-        lease_ttl=0.15,
-        patience=2.0,
-    )
+    # retry base, cancel poll, time limit, lease after, lease ttl, patience: seconds
+    timing = Timing(0.05, 0.02, 0.1, 0.05, 0.15, 2.0)
 
     def __init__(self) -> None:
         super().__init__()
@@ -181,13 +152,15 @@ class MemoryTransport(RunnerTransport):
 
         async def loop() -> None:
             while True:
-                delivery = MemoryDelivery(await self.broker.queue.get(), self.broker)
+                delivery = await self.broker.queue.get()
                 handling.append((asyncio.create_task(runner.handle(delivery)), delivery))
 
         self._consumers[id(runner)] = asyncio.create_task(loop())
 
     async def publish_raw(self, body: bytes, routing_key: str) -> None:
-        self.broker.enqueue(MemoryMessage(body, routing_key=routing_key, message_id=str(uuid.uuid4())))
+        self.broker.enqueue(
+            MemoryDelivery(body, self.broker, routing_key=routing_key, message_id=str(uuid.uuid4()))
+        )
 
     def events(self) -> list[JobEvent]:
         return self.broker.events
@@ -218,7 +191,7 @@ class MemoryTransport(RunnerTransport):
         await asyncio.gather(*(task for task, _ in handling), return_exceptions=True)
         for _, delivery in handling:
             if not delivery.settled:  # the broker sees the channel close
-                self.broker.requeue(delivery.message)
+                self.broker.requeue(delivery)
         await runner.drain(0)  # only stops its cancel poller: nothing runs any more
 
     def fail_next_publishes(self, count: int) -> None:

@@ -41,14 +41,8 @@ class _RefusingBus(PublisherBus):
 
 
 class RabbitTransport(RunnerTransport):
-    timing = Timing(
-        retry_base_delay=0.5,
-        cancel_poll_interval=0.2,
-        time_limit=1.0,
-        lease_after=0.5,
-        lease_ttl=1.5,
-        patience=15.0,
-    )
+    # Longer than in memory: delay queues, Redis expiry and a cancel poll really take time.
+    timing = Timing(0.5, 0.2, 1.0, 0.5, 1.5, patience=15.0)
 
     def __init__(self, url: str, redis: Redis) -> None:
         super().__init__()
