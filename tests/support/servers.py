@@ -7,7 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.support.processes import free_port, wait_until
+from tools.devstack import free_port, wait_until
 
 
 def _require(binary: str) -> str:
