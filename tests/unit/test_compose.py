@@ -41,4 +41,5 @@ def test_the_broker_gets_a_max_message_size() -> None:
     mounts = [v.split(":") for v in COMPOSE["rabbitmq"]["volumes"] if v.startswith("./")]
     conf = next(ROOT / source for source, target, *_ in mounts if target.startswith("/etc/rabbitmq/conf.d/"))
     sizes = re.findall(r"^max_message_size = (\d+)$", conf.read_text(), re.MULTILINE)
-    assert sizes and int(sizes[0]) <= 16 * 1024 * 1024
+    assert sizes, f"no max_message_size in {conf}"
+    assert int(sizes[0]) <= 16 * 1024 * 1024
