@@ -25,15 +25,18 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
 
-install: $(UV)  ## install every dependency from uv.lock into .venv
+# The environments (tools/devstack/environments.py), all from uv.lock: .venv for development and
+# tests (every service's code, no Propan), .venvs/<service> for each service, .venvs/asyncapi.
+install: $(UV)  ## install every environment from uv.lock: .venv (development, tests) and .venvs/*
 	$(UV) sync --frozen
+	$(RUN) python -m tools.devstack.install --uv $(UV)
 
 system-packages:  ## Debian packages tests need: Chromium (dashboard), Tesseract (its OCR engine); apt-get, needs root; skipped if present
 	@test -x $(CHROMIUM) -a -x $(TESSERACT) || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium tesseract-ocr; }
 
 run: install  ## start the API, the NER, OCR and LLM workers and the projector (RabbitMQ and Redis must be up)
-	$(RUN) python scripts/run.py
+	$(RUN) python -m tools.devstack
 
 test: install system-packages  ## the whole suite against the real RabbitMQ and Redis
 	$(RUN) pytest tests/unit tests/contract tests/integration tests/e2e tests/faults
@@ -53,10 +56,16 @@ test-e2e: install system-packages
 test-faults: install  ## fault injection against a throwaway RabbitMQ node and Redis server
 	$(RUN) pytest tests/faults
 
+# mypy twice: the development environment has no Propan, so the workers' Propan wiring is checked
+# against the environment that has it (.venvs/asyncapi: every worker and Propan).
+PROPAN_MODULES := $(filter-out services/api/%,$(wildcard services/*/app.py services/*/handlers.py \
+	services/*/__main__.py)) tools/asyncapi/propan_reader.py
+
 lint: install  ## ruff (lint and format) and mypy, as CI runs them
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
+	$(RUN) mypy --python-executable .venvs/asyncapi/bin/python --cache-dir .mypy_cache/propan $(PROPAN_MODULES)
 
 bench-ocr: install  ## OCR pages per second through the whole system vs the engine directly (not a test)
 	$(RUN) python scripts/bench_ocr.py
@@ -115,4 +124,4 @@ bench-sse: install  ## 1,000 concurrent SSE streams on one API process while job
 	$(RUN) python -m bench.sse --docs docs/benchmarks-sse.md $(BENCH_SSE_ARGS)
 
 clean:
-	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache tools/asyncapi/node_modules $(BASELINE_VENV)
+	rm -rf .venv .venvs .tools .pytest_cache .mypy_cache .ruff_cache tools/asyncapi/node_modules $(BASELINE_VENV)

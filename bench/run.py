@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from bench.profiling import Profiler
 from bench.readmodel_stats import read_model_stats
 from bench.report import Results, render_markdown, render_table
-from bench.stacks import ROOT, CeleryStack, JobsStack, peak_rss_mb, shared_server_cpu
+from bench.stacks import ROOT, CeleryStack, JobsStack, cpu_seconds, peak_rss_mb, shared_server_cpu
 
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/jobs-bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
@@ -43,11 +43,11 @@ def loadgen(stack: JobsStack | CeleryStack, n: int, concurrency: int) -> dict[st
     load = load_average()
     # CPU seconds per process during the run: unlike jobs/s, hardly moved by other people's
     # work on the shared cores (RabbitMQ and Redis are shared: theirs include others' load).
-    before = {p.name: p.cpu_seconds() for p in stack.processes} | shared_server_cpu()
+    before = {p.name: cpu_seconds(p.pid) for p in stack.processes} | shared_server_cpu()
     client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=400, check=False)
     client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    after = {p.name: p.cpu_seconds() for p in stack.processes} | shared_server_cpu()
+    after = {p.name: cpu_seconds(p.pid) for p in stack.processes} | shared_server_cpu()
     if done.returncode != 0:
         raise LoadgenFailed(_root_cause(done.stderr))
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])

@@ -5,15 +5,10 @@ database, which it empties first; `CeleryStack` is the baseline from `bench/cele
 in its own virtualenv (`make bench-baseline`), on Redis databases 1 and 2 as written.
 """
 
-import contextlib
 import os
 import secrets
-import signal
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -21,40 +16,19 @@ from urllib.parse import urlparse
 
 import httpx
 
+from tools.devstack import ROOT, Launcher, Process, free_port, wait_until
+
 __all__ = [
     "ROOT",
     "CeleryStack",
     "JobsStack",
-    "Process",
     "cpu_seconds",
-    "free_port",
     "peak_rss_mb",
     "shared_server_cpu",
-    "wait_until",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
 BASELINE_DIR = ROOT / "bench" / "celery_baseline"
 BASELINE_VENV = ROOT / ".bench-venv"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception as exc:  # not up yet: keep trying until the deadline
-            last = exc
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last!r})")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -96,46 +70,6 @@ def shared_server_cpu() -> dict[str, float]:
     return found
 
 
-class Process:
-    """One child process in its own session, so that stopping it also stops the children it
-    forked (Celery's prefork pool) and nothing else on the machine."""
-
-    def __init__(self, name: str, argv: Sequence[str], *, cwd: Path, env: dict[str, str], logs: Path) -> None:
-        self.name = name
-        self.log_path = logs / f"{name}.log"
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                list(argv), cwd=cwd, env=env, stdout=log, stderr=log, start_new_session=True
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def cpu_seconds(self) -> float:
-        """CPU time of this process and the children it forked (its process group)."""
-        return cpu_seconds(self.proc.pid)
-
-    def log_tail(self, lines: int = 30) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return f"--- {self.name} ---\n" + "\n".join(text.splitlines()[-lines:])
-
-    def stop(self, timeout: float = 20) -> None:
-        if self.alive():
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        # Leftover children of this process only (its own session, created above).
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-
-
 class _Stack:
     base_url: str
     submit_path: str
@@ -143,20 +77,20 @@ class _Stack:
     headers: dict[str, str]
 
     def __init__(self, logs: Path) -> None:
-        self.logs = logs
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.processes: list[Process] = []
+        # Each process in its own process group: its CPU time counts what it forked (cpu_seconds).
+        self.launcher = Launcher({}, logs)
+
+    @property
+    def processes(self) -> list[Process]:
+        return list(self.launcher.processes.values())
 
     def _start(self, name: str, argv: Sequence[str], cwd: Path, env: dict[str, str]) -> Process:
-        process = Process(name, argv, cwd=cwd, env=env, logs=self.logs)
-        self.processes.append(process)
-        return process
+        return self.launcher.add(Process(name, argv, env, self.launcher.log_dir, cwd=cwd))
 
     def _check_alive(self) -> None:
-        for process in self.processes:
-            if not process.alive():
-                raise RuntimeError(f"{process.name} exited:\n{process.log_tail()}")
+        self.launcher.check_alive()
 
     def warm_up(self, jobs: int = 8, timeout: float = 120) -> None:
         """Run a few jobs to the end: models loaded, connections open, before measuring."""
@@ -182,8 +116,7 @@ class _Stack:
             wait_until(all_done, timeout, f"{type(self).__name__} warm-up jobs")
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
+        self.launcher.stop()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -215,9 +148,7 @@ class JobsStack(_Stack):
         self.ner_workers = ner_workers
         key = secrets.token_urlsafe(16)
         self.headers = {"Authorization": f"Bearer {key}"}
-        self.env = {
-            **os.environ,
-            "PYTHONUNBUFFERED": "1",
+        self.launcher.env = {
             "AMQP_URL": amqp_url,
             "REDIS_URL": redis_url,
             "JOBS_API_KEYS": f"bench:{key}",
@@ -228,21 +159,21 @@ class JobsStack(_Stack):
 
     def add_ner_worker(self) -> Process:
         count = sum(1 for p in self.processes if p.name.startswith("ner-"))
-        return self._start(f"ner-{count}", [sys.executable, "-m", "services.ner"], ROOT, self.env)
+        return self.launcher.start_service("ner", name=f"ner-{count}")
 
     @property
     def api(self) -> Process:
-        return next(p for p in self.processes if p.name == "api")
+        return self.launcher.processes["api"]
 
     def __enter__(self) -> Self:
         from bench.reset import reset_jobs_state
 
         reset_jobs_state(self.amqp_url, self.redis_url)
         try:
-            self._start("projector", [sys.executable, "-m", "services.projector"], ROOT, self.env)
+            self.launcher.start_service("projector")
             for _ in range(self.ner_workers):
                 self.add_ner_worker()
-            api = self._start("api", [sys.executable, "-m", "services.api"], ROOT, self.env)
+            api = self.launcher.start_service("api")
 
             def ready() -> bool:
                 self._check_alive()
@@ -269,8 +200,7 @@ class CeleryStack(_Stack):
         bin_dir = BASELINE_VENV / "bin"
         if not (bin_dir / "celery").exists():
             raise RuntimeError("the Celery baseline is not installed: run `make bench-baseline`")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-        env.pop("VIRTUAL_ENV", None)
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "VIRTUAL_ENV": str(BASELINE_VENV)}
         try:
             # Leftover tasks of an interrupted run would be measured as this run's work.
             subprocess.run(

@@ -25,7 +25,7 @@ from services.ocr.settings import OcrSettings
 from shared.documents import PdfDocument
 from tests.support import ocr_samples
 from tests.support.infra import provide_infra
-from tests.support.processes import ServiceProcess, free_port, wait_ready
+from tools.devstack import ServiceProcess, free_port, wait_ready
 
 KEY = "bench-key"
 

@@ -15,9 +15,9 @@ from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, PROJECTOR_Q
 from tests.support.chat_server import ScriptedChatServer
 from tests.support.infra import Infra
 from tests.support.otlp_collector import OtlpCollector
-from tests.support.processes import ServiceProcess, free_port, wait_ready
 from tools.broker.permissions import tenant_grant
 from tools.broker.rabbitmqctl import Rabbitmqctl
+from tools.devstack import Launcher, Process, free_port, wait_ready
 
 KEYS = {"alpha": "key-alpha", "beta": "key-beta"}
 
@@ -25,7 +25,7 @@ KEYS = {"alpha": "key-alpha", "beta": "key-beta"}
 @dataclass
 class Stack:
     base_url: str
-    services: dict[str, ServiceProcess]
+    services: dict[str, Process]
     amqp: aio_pika.abc.AbstractRobustConnection
     amqp_user: str = "guest"
     """The broker user `amqp` logs in as (guest on a development broker): a platform user."""
@@ -159,19 +159,17 @@ async def stack(
         metrics_port = free_port()
         env[f"{name.upper()}_METRICS_PORT"] = str(metrics_port)
         metrics[name] = f"http://127.0.0.1:{metrics_port}/metrics"
-    services = {name: ServiceProcess(name, env, log_dir).start() for name in names}
+    launcher = Launcher(env, log_dir)
+    services = launcher.start_services(names)
     amqp_user = urlparse(service_env["AMQP_URL"]).username or "guest"
     stack = Stack(f"http://127.0.0.1:{port}", services, amqp, amqp_user, metrics)
-    try:
+    with launcher:
         await asyncio.to_thread(wait_ready, stack.base_url, services["api"])
         await stack.wait_consuming(NER_QUEUE.name)
         await stack.wait_consuming(LLM_QUEUE.name)
         await stack.wait_consuming(OCR_QUEUE.name)
         await stack.wait_consuming(PROJECTOR_QUEUE.name)
         yield stack
-    finally:
-        for service in services.values():
-            service.stop()
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import pytest
 from services.ner.recognition import EntityRecognizer
 from tests.e2e.conftest import KEYS, Stack
 from tests.e2e.helpers import final_status, follow, submit
-from tests.support.processes import ServiceProcess, free_port, wait_ready, wait_until
 from tests.support.proxy import CuttableProxy
+from tools.devstack import ServiceProcess, free_port, wait_ready, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -192,7 +192,7 @@ async def test_one_trace_covers_api_worker_and_projector(
 
 def _job_lines(stack: Stack, service: str, job_id: str) -> list[dict[str, Any]]:
     lines = []
-    for line in stack.services[service].log_path.read_text().splitlines():
+    for line in stack.services[service].log_text().splitlines():
         if job_id in line and line.startswith("{"):
             record = json.loads(line)
             if record.get("job_id") == job_id:

@@ -16,8 +16,8 @@ import pytest
 
 from shared.schemas.topology import NER_QUEUE, PROJECTOR_QUEUE
 from tests.e2e.conftest import KEYS, Stack
-from tests.support.processes import ServiceProcess, free_port, wait_ready
 from tests.support.servers import ThrowawayRabbit, ThrowawayRedis
+from tools.devstack import Launcher, free_port, wait_ready
 
 pytestmark = pytest.mark.faults
 
@@ -69,7 +69,8 @@ async def fault_stack(
     port = free_port()
     env = {**fault_env, "API_PORT": str(port)}
     logs = tmp_path_factory.mktemp("fault-service-logs")
-    services = {name: ServiceProcess(name, env, logs).start() for name in ("projector", "ner", "api")}
+    launcher = Launcher(env, logs)
+    services = launcher.start_services(("projector", "ner", "api"))
     amqp = await aio_pika.connect_robust(fault_env["AMQP_URL"])
     stack = Stack(f"http://127.0.0.1:{port}", services, amqp)
     try:
@@ -78,8 +79,7 @@ async def fault_stack(
         await stack.wait_consuming(PROJECTOR_QUEUE.name)
         yield stack
     finally:
-        for service in services.values():
-            service.stop()
+        launcher.stop()
         await amqp.close()
 
 

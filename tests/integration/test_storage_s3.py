@@ -12,7 +12,7 @@ import pytest
 
 from shared.files import FileCatalog, FileMissing
 from shared.storage import BlobMissing, S3Storage, StorageSettings, StorageUnavailable, open_storage
-from tests.support.processes import free_port, wait_until
+from tools.devstack import free_port, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,9 @@ import signal
 import subprocess
 from pathlib import Path
 
-from tests.support.processes import free_port, wait_until
+from tools.devstack import ROOT, free_port, wait_until
+
+BROKER_CONF = ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf"
 
 
 def _require(binary: str) -> str:
@@ -42,6 +44,7 @@ class ThrowawayRabbit:
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = 127.0.0.1:{self.port}\nconsumer_timeout = {self.consumer_timeout_ms}\n"
+            + BROKER_CONF.read_text()  # the production settings (max_message_size), as compose mounts them
         )
         (self.dir / "enabled_plugins").write_text("[].\n")
         if os.geteuid() == 0:  # the server script drops to the rabbitmq user
