@@ -59,7 +59,7 @@ test-faults: install  ## fault injection against a throwaway RabbitMQ node and R
 # mypy twice: the development environment has no Propan, so the workers' Propan wiring is checked
 # against the environment that has it (.venvs/asyncapi: every worker and Propan).
 PROPAN_MODULES := $(filter-out services/api/%,$(wildcard services/*/app.py services/*/handlers.py \
-	services/*/__main__.py)) tools/asyncapi/propan_reader.py
+	services/*/__main__.py)) services/propan_wiring.py tools/asyncapi/propan_reader.py
 
 lint: install  ## ruff (lint and format) and mypy, as CI runs them
 	$(RUN) ruff check .

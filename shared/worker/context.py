@@ -14,10 +14,12 @@ class JobContext:
     """What domain code sees of the platform while it runs a job, and how the runner
     reports the job's events (made by its timeline, shared/schemas/lifecycle.py)."""
 
-    def __init__(self, command: JobCommand, events: EventSink) -> None:
+    def __init__(self, command: JobCommand, events: EventSink, *, since: str = "") -> None:
+        """`since`: the job's last event, when not the one the command implies (a domain test
+        starts from `started`, as the runner's handler does)."""
         self.command = command
         self._events = events
-        self._timeline = JobTimeline(command)
+        self._timeline = JobTimeline(command, since=since)
 
     async def progress(self, fraction: float, message: str) -> None:
         await self._events.publish_event(self._timeline.progress(fraction, message))

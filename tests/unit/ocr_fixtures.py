@@ -23,4 +23,4 @@ def job_context(
     command = JobCommand(
         job_id="job-1", tenant=tenant, operation=operation, input=job_input, created_at=datetime.now(UTC)
     )
-    return JobContext(command, publisher), publisher
+    return JobContext(command, publisher, since="started"), publisher

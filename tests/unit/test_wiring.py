@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+from tools.devstack.environments import ENVIRONMENTS, ROOT
+
 
 def _modules_after_import(module: str) -> set[str]:
     code = f"import sys, {module}; print('\\n'.join(sys.modules))"
@@ -30,5 +32,7 @@ assert type(trace.get_tracer_provider()).__name__ == "ProxyTracerProvider"
 
 
 def test_importing_the_consumers_builds_no_settings_telemetry_or_broker() -> None:
-    """Settings are read once, in each service's `__main__`, and passed to `create_app`."""
-    subprocess.run([sys.executable, "-c", CONSUMERS_BUILD_NOTHING], check=True)
+    """Settings are read once, in each service's `__main__`, and passed to `create_app`. Run
+    where Propan is (the development environment has none)."""
+    python = ENVIRONMENTS["asyncapi"].python
+    subprocess.run([str(python), "-c", CONSUMERS_BUILD_NOTHING], check=True, cwd=ROOT)
