@@ -5,25 +5,25 @@ from services.api.auth import ApiKeys, parse_api_keys
 from services.api.submission import SubmitJob, fingerprint, new_job
 
 
-def test_new_job_builds_command_and_queued_event() -> None:
-    command, queued = new_job(SubmitJob(operation="ner.entities", input={"text": "hi"}), "acme")
+async def test_new_job_builds_command_and_queued_event() -> None:
+    command, queued = await new_job(SubmitJob(operation="ner.entities", input={"text": "hi"}), "acme")
     assert command.tenant == queued.tenant == "acme"
     assert command.job_id == queued.job_id
     assert command.input == {"text": "hi"}
     assert queued.type == "queued"
 
 
-def test_unknown_operation_lists_the_known_ones() -> None:
+async def test_unknown_operation_lists_the_known_ones() -> None:
     with pytest.raises(RequestValidationError) as err:
-        new_job(SubmitJob(operation="ner.nope", input={}), "acme")
+        await new_job(SubmitJob(operation="ner.nope", input={}), "acme")
     (error,) = err.value.errors()
     assert error["loc"] == ("body", "operation")
     assert "ner.entities" in error["msg"]
 
 
-def test_invalid_input_names_the_field() -> None:
+async def test_invalid_input_names_the_field() -> None:
     with pytest.raises(RequestValidationError) as err:
-        new_job(SubmitJob(operation="ner.entities", input={"txt": "x"}), "acme")
+        await new_job(SubmitJob(operation="ner.entities", input={"txt": "x"}), "acme")
     locs = {e["loc"] for e in err.value.errors()}
     assert ("body", "input", "text") in locs
     assert ("body", "input", "txt") in locs  # extra fields are refused, not ignored

@@ -48,7 +48,7 @@ async def submit_job(
         Header(max_length=255, description="Same key and body within 24 h: same job, no new run."),
     ] = None,
 ) -> JobView:
-    command, queued = new_job(body, tenant)
+    command, queued = await new_job(body, tenant)
     await check_input_file(command, files)
     if idempotency_key:
         digest = fingerprint(body)
