@@ -20,7 +20,7 @@ from services.llm.mapreduce import MapReduce
 from services.llm.provider import ChatProvider, Message, ProviderError
 from services.llm.sources import TextSource
 from services.llm.summarization import provider_failure
-from shared.caller_schemas import SchemaRefused, errors_within_budget, safe_validator
+from shared.caller_schemas import SchemaRefused, errors_within, safe_validator
 from shared.schemas.llm import ExtractInput, ExtractResult
 from shared.worker import JobContext, JobFailure
 
@@ -42,7 +42,7 @@ def schema_errors(validator: Validator, value: Any) -> list[str]:
     """Every violation as `<where>: <what>`, deepest paths first so the list reads top-down.
 
     CPU-bound and bounded (shared/caller_schemas.py): callers run it off the event loop."""
-    errors = sorted(errors_within_budget(validator, value), key=lambda e: list(e.absolute_path))
+    errors = sorted(errors_within(validator, value), key=lambda e: list(e.absolute_path))
     return [f"{e.json_path}: {e.message}" for e in errors[:_MAX_ERRORS_SHOWN]]
 
 

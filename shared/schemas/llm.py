@@ -10,6 +10,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.caller_schemas import check_schema
+from shared.schemas.commands import JobId
 
 __all__ = ["ExtractInput", "ExtractResult", "SummarizeInput", "SummarizeResult", "Usage"]
 
@@ -20,10 +21,8 @@ class _SourceInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str | None = Field(default=None, min_length=1, description="The text itself.")
-    job_id: str | None = Field(
+    job_id: JobId | None = Field(
         default=None,
-        min_length=1,
-        max_length=64,
         description="A finished job of the same tenant whose result has a `text` field (e.g. OCR).",
     )
     file_id: str | None = Field(default=None, min_length=1, max_length=128, description="An upload.")

@@ -22,7 +22,15 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Span, SpanKind
 
-__all__ = ["consuming", "inject_context", "publishing", "setup_tracing", "stage", "tracer"]
+__all__ = [
+    "consuming",
+    "current_trace_id",
+    "inject_context",
+    "publishing",
+    "setup_tracing",
+    "stage",
+    "tracer",
+]
 
 tracer = trace.get_tracer("jobs-platform")
 
@@ -42,6 +50,12 @@ def setup_tracing(service: str) -> None:
         # trace ids and `traceparent` still travels with every message.
         provider = TracerProvider(resource=resource, sampler=ParentBased(ALWAYS_OFF))
     trace.set_tracer_provider(provider)
+
+
+def current_trace_id() -> str:
+    """The active span's trace id (W3C hex, as in the log lines), or `-` outside any span."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else "-"
 
 
 class _HeaderGetter(Getter[Mapping[str, Any]]):

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from services.api.submission import SubmitJob, new_job
-from shared.caller_schemas import SchemaRefused, check_schema, errors_within_budget, safe_validator
+from shared.caller_schemas import SchemaRefused, check_schema, errors_within, safe_validator
 from shared.schemas.llm import ExtractInput
 
 EVIL = "^(a+)+$"  # backtracking: Python's re takes ~0.2 s for 22 characters, x3 per 2 more
@@ -66,7 +66,7 @@ def test_a_file_reference_is_refused() -> None:
 def test_local_references_work() -> None:
     schema = {"$defs": {"n": {"type": "integer"}}, "type": "array", "items": {"$ref": "#/$defs/n"}}
     ExtractInput.model_validate({"text": "x", "schema": schema})
-    assert [e.message for e in errors_within_budget(safe_validator(schema), [1, "2"])] == [
+    assert [e.message for e in errors_within(safe_validator(schema), [1, "2"])] == [
         "'2' is not of type 'integer'"
     ]
 
@@ -76,7 +76,7 @@ def test_the_validator_never_fetches_even_a_schema_that_skipped_the_check(
 ) -> None:
     url, server = listener
     with pytest.raises(SchemaRefused, match="cannot be resolved"):
-        errors_within_budget(safe_validator({"$ref": url}), {})
+        errors_within(safe_validator({"$ref": url}), {})
     assert connections(server) == 0
 
 
@@ -91,10 +91,10 @@ def test_patterns_run_in_linear_time_on_the_model_output() -> None:
     )
     evil = "a" * 50_000 + "!"
     began = time.perf_counter()
-    errors = errors_within_budget(validator, {"code": evil, evil: 1})
+    errors = errors_within(validator, {"code": evil, evil: 1})
     assert time.perf_counter() - began < 0.5
     assert sorted(str(e.validator) for e in errors) == ["additionalProperties", "pattern"]
-    assert errors_within_budget(validator, {"code": "aaa", "aa": 1}) == []
+    assert errors_within(validator, {"code": "aaa", "aa": 1}) == []
 
 
 def test_patterns_re2_cannot_run_are_refused_at_submission() -> None:
@@ -131,7 +131,7 @@ def test_schemas_whose_validation_loops_or_explodes_are_refused() -> None:
     }
     defs["d40"] = {"type": "string"}
     began = time.perf_counter()
-    assert "steps" in refusal({"$defs": defs, "$ref": "#/$defs/d0"})
+    assert "longer than" in refusal({"$defs": defs, "$ref": "#/$defs/d0"})
     assert time.perf_counter() - began < 5
 
 

@@ -36,11 +36,23 @@ def test_fingerprint_ignores_key_order() -> None:
     assert fingerprint(a) == fingerprint(b) != fingerprint(c)
 
 
+K1, K2 = "k1-0123456789abcdef", "k2-0123456789abcdef"
+
+
 def test_api_keys() -> None:
-    keys = ApiKeys(parse_api_keys(" a:k1, b:k2 ,"))
-    assert keys.tenant_for("k1") == "a"
-    assert keys.tenant_for("k2") == "b"
-    assert keys.tenant_for("k3") is None
-    for bad in ("a", "a:", ":k", "a:k,b:k"):
+    keys = ApiKeys(parse_api_keys(f" a:{K1}, b:{K2} ,"))
+    assert keys.tenant_for(K1) == "a"
+    assert keys.tenant_for(K2) == "b"
+    assert keys.tenant_for("k3-0123456789abcdef") is None
+    for bad in ("a", "a:", f":{K1}", f"a:{K1},b:{K1}"):
         with pytest.raises(ValueError, match="JOBS_API_KEYS"):
             parse_api_keys(bad)
+
+
+def test_short_keys_are_refused_without_showing_them() -> None:
+    with pytest.raises(ValueError, match="shorter") as refused:
+        parse_api_keys(f"a:{K1},b:short-secret-1")
+    assert str(refused.value) == "JOBS_API_KEYS entry 2 (tenant 'b'): the key is shorter than 16 characters"
+    with pytest.raises(ValueError, match="entry 1") as malformed:
+        parse_api_keys("b-without-a-colon-secret")
+    assert "secret" not in str(malformed.value)

@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
-__all__ = ["ASYNCAPI_PATH", "VIEWER_DIR", "router"]
+__all__ = ["ASYNCAPI_PATH", "PAGE_SCRIPT", "VIEWER_DIR", "router"]
 
 ROOT = Path(__file__).resolve().parents[3]
 ASYNCAPI_PATH = ROOT / "asyncapi.yaml"
@@ -17,8 +17,16 @@ VIEWER_DIR = Path(__file__).resolve().parents[1] / "static" / "asyncapi"
 
 router = APIRouter(tags=["contract"])
 
+PAGE_SCRIPT = """
+    AsyncApiStandalone.render(
+      {schema: {url: "asyncapi.yaml", options: {}}, config: {show: {sidebar: true}}},
+      document.getElementById("asyncapi"),
+    );
+  """
+"""The page's one inline script; the Content-Security-Policy allows exactly it, by hash."""
+
 # Relative URLs, so the page also works behind a path prefix.
-_PAGE = """<!doctype html>
+_PAGE = f"""<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -30,12 +38,7 @@ _PAGE = """<!doctype html>
   <div id="asyncapi"><noscript>This page needs JavaScript; the document itself is
     <a href="asyncapi.yaml">asyncapi.yaml</a>.</noscript></div>
   <script src="asyncapi/assets/asyncapi-react.js"></script>
-  <script>
-    AsyncApiStandalone.render(
-      {schema: {url: "asyncapi.yaml", options: {}}, config: {show: {sidebar: true}}},
-      document.getElementById("asyncapi"),
-    );
-  </script>
+  <script>{PAGE_SCRIPT}</script>
 </body>
 </html>
 """
