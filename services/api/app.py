@@ -16,7 +16,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from services.api.auth import ApiKeys, parse_api_keys
 from services.api.limits import BodySizeLimit
 from services.api.observability import RequestTelemetry
-from services.api.page_security import PageSecurity, content_security_policy
+from services.api.page_security import PageSecurity
 from services.api.routes import contract, files, health, jobs, metrics, operations, queues, streams
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
@@ -88,7 +88,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         per_path={"/v1/files": settings.max_upload_bytes + files.MULTIPART_OVERHEAD},
     )
-    app.add_middleware(PageSecurity, policy=content_security_policy(contract.PAGE_SCRIPT))
+    app.add_middleware(PageSecurity)
     app.add_middleware(RequestTelemetry)  # outermost: sees every answer, 413 included
     # /metrics: on the internal listener when API_METRICS_PORT is set, else here for admin keys.
     public_metrics = [metrics.router] if settings.metrics_port == 0 else []
