@@ -27,7 +27,7 @@ from tests.support import ocr_samples
 from tests.support.infra import provide_infra
 from tools.devstack import ServiceProcess, free_port, wait_ready
 
-KEY = "bench-key"
+KEY = "bench-key-0123456789"
 
 
 def direct(pdf: bytes, dpi: int) -> tuple[int, float]:

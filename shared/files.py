@@ -7,6 +7,7 @@ tenant's file is indistinguishable from one that does not exist.
 
 import hashlib
 import io
+import logging
 import uuid
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -18,6 +19,8 @@ from shared.storage import BlobMissing, BlobStorage, StorageUnavailable
 from shared.worker import JobFailure, TransientError
 
 __all__ = ["SNIFF_BYTES", "FileCatalog", "FileMissing", "detect_content_type", "read_job_file"]
+
+log = logging.getLogger(__name__)
 
 SNIFF_BYTES = 1024
 """How much of the start of a file type detection needs (a PDF header may sit this far in)."""
@@ -114,7 +117,8 @@ async def read_job_file(files: FileCatalog, command: JobCommand, file_id: str) -
     except FileMissing as exc:
         raise JobFailure("file_not_found", f"no file {file_id} for this tenant") from exc
     except StorageUnavailable as exc:
-        raise TransientError("storage_unavailable", f"file storage did not answer ({exc})") from exc
+        log.warning("file storage unavailable: %s", exc)  # the endpoint stays in the log
+        raise TransientError("storage_unavailable", "file storage did not answer") from exc
     accepted = OPERATIONS[command.operation].file_types
     if info.content_type not in accepted:
         raise JobFailure(

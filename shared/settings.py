@@ -71,7 +71,8 @@ class CommonSettings(BaseSettings):
 
 
 class MetricsSettings(CommonSettings):
-    """A process that is not an HTTP server serves Prometheus /metrics on its own listener."""
+    """Prometheus /metrics on a listener of its own: a worker's only HTTP port, and the API's
+    way to keep its metrics off the public port."""
 
     metrics_host: str = Field("127.0.0.1", description="Address of the /metrics listener.")
     metrics_port: int = Field(0, ge=0, le=65535, description="Port of the /metrics listener; 0 disables it.")

@@ -16,6 +16,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from services.api.auth import ApiKeys, parse_api_keys
 from services.api.limits import BodySizeLimit
 from services.api.observability import RequestTelemetry
+from services.api.page_security import PageSecurity
 from services.api.routes import contract, files, health, jobs, metrics, operations, queues, streams
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
@@ -25,6 +26,7 @@ from shared.messaging import Publisher
 from shared.readmodel import JobStore
 from shared.schemas import OPERATIONS
 from shared.storage import open_storage
+from shared.telemetry.metrics import serve_metrics
 
 __all__ = ["create_app"]
 
@@ -56,8 +58,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         publisher = await _connect_broker(settings)
         hub = UpdateHub(redis)
         hub.start()
-        app.state.settings = settings
-        app.state.api_keys = api_keys
+        serve_metrics(settings.metrics_host, settings.metrics_port)  # 0: no internal listener
         app.state.store = JobStore(redis)
         app.state.control = JobControl(redis)
         app.state.publisher = publisher
@@ -79,15 +80,20 @@ def create_app(settings: ApiSettings) -> FastAPI:
         " [rendered](/asyncapi) or as [asyncapi.yaml](/asyncapi.yaml).",
         lifespan=lifespan,
     )
+    app.state.settings = settings
+    app.state.api_keys = api_keys
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         per_path={"/v1/files": settings.max_upload_bytes + files.MULTIPART_OVERHEAD},
     )
+    app.add_middleware(PageSecurity)
     app.add_middleware(RequestTelemetry)  # outermost: sees every answer, 413 included
+    # /metrics: on the internal listener when API_METRICS_PORT is set, else here for admin keys.
+    public_metrics = [metrics.router] if settings.metrics_port == 0 else []
     for router in (
         health.router,
-        metrics.router,
+        *public_metrics,
         operations.router,
         queues.router,
         jobs.router,

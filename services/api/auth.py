@@ -4,16 +4,25 @@ import hmac
 
 from fastapi import HTTPException, Request, status
 
-__all__ = ["ApiKeys", "parse_api_keys"]
+__all__ = ["MIN_KEY_LENGTH", "ApiKeys", "parse_api_keys"]
+
+MIN_KEY_LENGTH = 16
+"""Characters. `secrets.token_urlsafe(16)` gives 22; a short key can be guessed."""
 
 
 def parse_api_keys(spec: str) -> dict[str, str]:
-    """`tenant1:key1,tenant2:key2` -> {key: tenant}; raises ValueError on a malformed entry."""
+    """`tenant1:key1,tenant2:key2` -> {key: tenant}; raises ValueError on a malformed entry.
+    The messages name the entry's position and tenant, never a key: they end up in logs."""
     keys: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in spec.split(","))):
+    for number, item in enumerate(filter(None, (part.strip() for part in spec.split(","))), 1):
         tenant, sep, key = item.partition(":")
         if not sep or not tenant or not key:
-            raise ValueError(f"JOBS_API_KEYS entry {item!r} is not of the form tenant:key")
+            raise ValueError(f"JOBS_API_KEYS entry {number} is not of the form tenant:key")
+        if len(key) < MIN_KEY_LENGTH:
+            raise ValueError(
+                f"JOBS_API_KEYS entry {number} (tenant {tenant!r}): the key is shorter than "
+                f"{MIN_KEY_LENGTH} characters"
+            )
         if key in keys and keys[key] != tenant:
             raise ValueError(f"JOBS_API_KEYS gives one key to tenants {keys[key]!r} and {tenant!r}")
         keys[key] = tenant

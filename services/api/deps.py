@@ -6,7 +6,7 @@ on a worker thread, a thread hop per dependency per request that the profile sho
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, HTTPException, Query, Request, status
 from starlette.requests import HTTPConnection
 
 from services.api.auth import ApiKeys
@@ -16,8 +16,20 @@ from shared.control import JobControl
 from shared.files import FileCatalog
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
+from shared.schemas.commands import is_job_id
 
-__all__ = ["ControlDep", "FilesDep", "HubDep", "PublisherDep", "SettingsDep", "StoreDep", "TenantDep"]
+__all__ = [
+    "AdminDep",
+    "ControlDep",
+    "FilesDep",
+    "HubDep",
+    "JobIdDep",
+    "PublisherDep",
+    "SettingsDep",
+    "StoreDep",
+    "StreamTenantDep",
+    "TenantDep",
+]
 
 
 async def get_store(conn: HTTPConnection) -> JobStore:
@@ -44,12 +56,28 @@ async def get_settings(conn: HTTPConnection) -> ApiSettings:
     return conn.app.state.settings  # type: ignore[no-any-return]
 
 
-async def get_tenant(
+async def get_tenant(request: Request) -> str:
+    keys: ApiKeys = request.app.state.api_keys
+    return keys.authenticate(request)
+
+
+async def get_stream_tenant(
     request: Request,
-    access_token: Annotated[str | None, Query(description="For EventSource clients only.")] = None,
+    access_token: Annotated[
+        str | None, Query(description="The API key, for browser EventSource clients that cannot set headers.")
+    ] = None,
 ) -> str:
+    """Only the streams take the key in the query (and the logs never show a query string)."""
     keys: ApiKeys = request.app.state.api_keys
     return keys.authenticate(request, access_token)
+
+
+async def get_job_id(job_id: str) -> str:
+    """A path's job id; one that no job can have is a 404 like an unknown one (never a
+    Redis key of some other kind: `<id>:log` would be a WRONGTYPE error, a 500)."""
+    if not is_job_id(job_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such job")
+    return job_id
 
 
 StoreDep = Annotated[JobStore, Depends(get_store)]
@@ -59,3 +87,15 @@ HubDep = Annotated[UpdateHub, Depends(get_hub)]
 FilesDep = Annotated[FileCatalog, Depends(get_files)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]
+JobIdDep = Annotated[str, Depends(get_job_id)]
+
+
+async def get_admin(tenant: TenantDep, settings: SettingsDep) -> str:
+    """A tenant named in API_ADMIN_TENANTS: may read numbers about the whole platform."""
+    if tenant not in settings.admins:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs an admin key (API_ADMIN_TENANTS)")
+    return tenant
+
+
+AdminDep = Annotated[str, Depends(get_admin)]
+StreamTenantDep = Annotated[str, Depends(get_stream_tenant)]

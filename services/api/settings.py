@@ -1,13 +1,13 @@
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import CommonSettings
+from shared.settings import MetricsSettings
 from shared.storage import StorageSettings
 
 __all__ = ["ApiSettings"]
 
 
-class ApiSettings(CommonSettings):
+class ApiSettings(MetricsSettings):
     model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
 
     storage: StorageSettings = Field(
@@ -20,6 +20,11 @@ class ApiSettings(CommonSettings):
         "",
         validation_alias=AliasChoices("JOBS_API_KEYS"),
         description="`tenant:key` pairs separated by commas; a key maps to exactly one tenant.",
+    )
+    admin_tenants: str = Field(
+        "",
+        description="Tenants (names from JOBS_API_KEYS, comma-separated) whose keys may read "
+        "platform-wide numbers: `GET /v1/queues`, and `GET /metrics` when API_METRICS_PORT is 0.",
     )
     max_body_bytes: int = Field(2 * 1024 * 1024, description="Larger request bodies get 413.")
     max_upload_bytes: int = Field(50 * 1024 * 1024, description="Larger file uploads get 413.")
@@ -36,3 +41,7 @@ class ApiSettings(CommonSettings):
     broker_connect_timeout: float = Field(
         30.0, description="Seconds to keep trying the broker at start before giving up."
     )
+
+    @property
+    def admins(self) -> frozenset[str]:
+        return frozenset(filter(None, (t.strip() for t in self.admin_tenants.split(","))))

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -14,6 +16,10 @@ from shared.files import FileCatalog, FileMissing
 from shared.schemas import OPERATIONS, JobCommand, JobTimeline, Queued
 
 __all__ = ["SubmitJob", "check_input_file", "fingerprint", "new_job"]
+
+# Slow checks (bounded by the input's caps, about a second at most) share two threads, so
+# that a flood of them queues here instead of taking every thread the API has.
+_SLOW_CHECKS = CapacityLimiter(2)
 
 
 class SubmitJob(BaseModel):
@@ -28,7 +34,7 @@ class SubmitJob(BaseModel):
     input: dict[str, Any] = Field(description="The operation's input; its schema is in `components`.")
 
 
-def _validated_input(body: SubmitJob) -> dict[str, Any]:
+async def _validated_input(body: SubmitJob) -> dict[str, Any]:
     operation = OPERATIONS.get(body.operation)
     if operation is None:
         known = sorted(OPERATIONS)
@@ -44,7 +50,12 @@ def _validated_input(body: SubmitJob) -> dict[str, Any]:
             ]
         )
     try:
-        model = operation.input_model.model_validate(body.input)
+        if operation.slow_input:
+            model = await anyio.to_thread.run_sync(
+                operation.input_model.model_validate, body.input, limiter=_SLOW_CHECKS
+            )
+        else:
+            model = operation.input_model.model_validate(body.input)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**err, "loc": ("body", "input", *err["loc"])} for err in exc.errors(include_url=False)]
@@ -52,9 +63,9 @@ def _validated_input(body: SubmitJob) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
 
-def new_job(body: SubmitJob, tenant: str) -> tuple[JobCommand, Queued]:
+async def new_job(body: SubmitJob, tenant: str) -> tuple[JobCommand, Queued]:
     """Validate the submission; return the command to publish and the job's first event."""
-    job_input = _validated_input(body)
+    job_input = await _validated_input(body)
     command = JobCommand(
         job_id=str(uuid4()),
         tenant=tenant,

@@ -6,11 +6,11 @@ A text longer than one chunk is extracted part by part and the parts are merged 
 the model (map-reduce); only the final, merged answer must satisfy the schema.
 """
 
+import asyncio
 import json
 from typing import Any
 
 from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
 
 from services.llm import prompts
 from services.llm.accounting import UsageTally
@@ -20,6 +20,7 @@ from services.llm.mapreduce import MapReduce
 from services.llm.provider import ChatProvider, Message, ProviderError
 from services.llm.sources import TextSource
 from services.llm.summarization import provider_failure
+from shared.caller_schemas import SchemaRefused, errors_within, safe_validator
 from shared.schemas.llm import ExtractInput, ExtractResult
 from shared.worker import JobContext, JobFailure
 
@@ -38,9 +39,18 @@ def parse_answer(answer: str) -> Any:
 
 
 def schema_errors(validator: Validator, value: Any) -> list[str]:
-    """Every violation as `<where>: <what>`, deepest paths first so the list reads top-down."""
-    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path))
+    """Every violation as `<where>: <what>`, deepest paths first so the list reads top-down.
+
+    CPU-bound and bounded (shared/caller_schemas.py): callers run it off the event loop."""
+    errors = sorted(errors_within(validator, value), key=lambda e: list(e.absolute_path))
     return [f"{e.json_path}: {e.message}" for e in errors[:_MAX_ERRORS_SHOWN]]
+
+
+async def _validated(validator: Validator, value: Any) -> list[str]:
+    try:
+        return await asyncio.to_thread(schema_errors, validator, value)
+    except SchemaRefused as refused:
+        raise JobFailure("invalid_schema", str(refused)) from refused
 
 
 class _Repairs:
@@ -87,7 +97,7 @@ class Extractor:
         self, provider: ChatProvider, text: str, job: ExtractInput, ctx: JobContext
     ) -> ExtractResult:
         schema, limits = job.json_schema, self._limits
-        validator: Validator = validator_for(schema)(schema)
+        validator = safe_validator(schema)
         limit = self._chunk_limit(schema)
         pieces = await split_input(text, limit, limits, self._tokenizer)
         tally = UsageTally(self._tokenizer)
@@ -105,9 +115,10 @@ class Extractor:
                 tally.add(attempt_messages, completion)
                 try:
                     value = parse_answer(completion.text)
-                    errors = schema_errors(validator, value) if final else []
                 except ValueError as exc:
                     value, errors = None, [f"not JSON: {exc}"]
+                else:
+                    errors = await _validated(validator, value) if final else []
                 if completion.finish_reason == "length" and errors:
                     errors.append(f"the answer was cut off at {limits.max_output_tokens} tokens")
                 if not errors:

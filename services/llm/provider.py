@@ -2,9 +2,11 @@
 
 One `complete` call is one HTTP request: no retries here (see `resilience.py`), so the
 adapter's only job is to speak the protocol and translate every failure into a
-`ProviderError` that says whether trying again can help.
+`ProviderError` that says whether trying again can help. Its message reaches the tenant,
+so it never quotes the endpoint or the provider's own text; those go to the log.
 """
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +17,8 @@ import openai
 from openai import AsyncOpenAI
 
 __all__ = ["ChatProvider", "Completion", "Message", "OpenAIChatProvider", "ProviderError", "retry_after"]
+
+log = logging.getLogger(__name__)
 
 Message = dict[Literal["role", "content"], str]
 
@@ -83,7 +87,8 @@ def retry_after(headers: Any) -> float | None:
 
 def _status_error(exc: openai.APIStatusError) -> ProviderError:
     status = exc.status_code
-    detail = f"HTTP {status} from the provider: {exc.message}"
+    log.warning("provider answered HTTP %s: %s", status, exc.message)
+    detail = f"HTTP {status} from the provider"
     if status == 429:
         return ProviderError(
             "provider_rate_limited",
@@ -162,12 +167,12 @@ class OpenAIChatProvider:
                 "provider_timeout", "the provider did not answer in time", retryable=True
             ) from exc
         except openai.APIConnectionError as exc:
-            raise ProviderError(
-                "provider_unavailable", f"cannot reach the provider: {exc.__cause__ or exc}", retryable=True
-            ) from exc
+            log.warning("cannot reach the provider: %s", exc.__cause__ or exc)
+            raise ProviderError("provider_unavailable", "cannot reach the provider", retryable=True) from exc
         except openai.APIError as exc:  # e.g. an error event inside a stream
+            log.warning("provider error: %s", exc.message)
             raise ProviderError(
-                "provider_unavailable", f"provider error: {exc.message}", retryable=True
+                "provider_unavailable", "the provider reported an error", retryable=True
             ) from exc
 
     async def _whole(self, request: dict[str, Any]) -> Completion:

@@ -1,11 +1,26 @@
 """The job command: what is published to the `jobs` exchange to start a job."""
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SCHEMA_VERSION", "JobCommand"]
+__all__ = ["JOB_ID_PATTERN", "SCHEMA_VERSION", "JobCommand", "JobId", "is_job_id"]
+
+JOB_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+"""Every job id, whoever chose it: safe in a URL path, a Redis key, a log line and HTML."""
+
+JobId = Annotated[
+    str, Field(pattern=JOB_ID_PATTERN, description="Letters, digits, `_`, `.` and `-`; 1 to 64 characters.")
+]
+
+_JOB_ID = re.compile(JOB_ID_PATTERN)
+
+
+def is_job_id(value: str) -> bool:
+    return _JOB_ID.fullmatch(value) is not None
+
 
 SCHEMA_VERSION: Literal["1"] = "1"
 """Within a version the only allowed change is a new optional field."""
@@ -32,7 +47,7 @@ class JobCommand(BaseModel):
     )
 
     schema_version: Literal["1"] = SCHEMA_VERSION
-    job_id: str = Field(min_length=1, max_length=64)
+    job_id: JobId
     tenant: str = Field(min_length=1, max_length=128)
     operation: str = Field(min_length=1, max_length=128)
     input: dict[str, Any]

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from shared.schemas.commands import JobId
+
 __all__ = [
     "SEQ_PER_ATTEMPT",
     "Cancelled",
@@ -62,7 +64,7 @@ class _Event(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     schema_version: Literal["1"] = "1"
-    job_id: str = Field(min_length=1, max_length=64)
+    job_id: JobId
     tenant: str = Field(min_length=1, max_length=128)
     operation: str = Field(min_length=1, max_length=128)
     attempt: int = Field(default=1, ge=1)

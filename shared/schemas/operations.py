@@ -22,6 +22,9 @@ class Operation:
     description: str
     file_types: tuple[str, ...] = ()
     """Content types of an upload named as `file_id` that the operation reads (422 otherwise)."""
+    slow_input: bool = False
+    """Validating the input may take long (it carries a caller's JSON Schema): the API does it
+    on a worker thread, never on its event loop."""
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -49,6 +52,7 @@ OPERATIONS: dict[str, Operation] = {
             result_model=ExtractResult,
             description="JSON that validates against a given JSON Schema, extracted from a text.",
             file_types=("application/pdf",),
+            slow_input=True,
         ),
         Operation(
             name="ocr.image",

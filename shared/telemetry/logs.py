@@ -7,6 +7,7 @@ with the job's id, tenant, operation and attempt as fields.
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -15,7 +16,7 @@ from opentelemetry import trace
 
 from shared.schemas import JobEvent
 
-__all__ = ["JOB_FIELDS", "JsonFormatter", "configure_logging", "log_job_event"]
+__all__ = ["JOB_FIELDS", "JsonFormatter", "RedactQueries", "configure_logging", "log_job_event"]
 
 JOB_FIELDS = ("job_id", "tenant", "operation", "attempt", "event", "status", "error_code", "seq")
 _CONTEXT_FIELDS = ("trace_id", "span_id", *JOB_FIELDS)
@@ -41,6 +42,29 @@ class _TraceContext(logging.Filter):
         if context.is_valid and not hasattr(record, "trace_id"):
             record.trace_id = format(context.trace_id, "032x")
             record.span_id = format(context.span_id, "016x")
+        return True
+
+
+_QUERY = re.compile(r"(/[^\s?\"']*)\?[^\s\"']*")
+
+
+class RedactQueries(logging.Filter):
+    """Replaces the query string of every path or URL in a log line by `?<redacted>`.
+
+    The whole query goes, not only known secrets (`access_token`): a parameter added later
+    cannot leak, and queries carry tenants' data; the path, method and status stay, and
+    they are what an operator reads an access log for. Covers uvicorn's access log and
+    its WebSocket lines, HTTP clients' logs and any message that quotes a URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed call: logging reports it when formatting
+            return True
+        if "?" in message:
+            redacted = _QUERY.sub(r"\1?<redacted>", message)
+            if redacted != message:
+                record.msg, record.args = redacted, None
         return True
 
 
@@ -90,6 +114,7 @@ def configure_logging(
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(service) if use_json else _TextFormatter())
     handler.addFilter(_TraceContext())
+    handler.addFilter(RedactQueries())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -23,6 +23,7 @@ from opentelemetry.trace import Span, SpanKind
 
 __all__ = [
     "consuming",
+    "current_trace_id",
     "error_reference",
     "inject_context",
     "publishing",
@@ -50,6 +51,12 @@ def setup_tracing(service: str, traces_endpoint: str | None) -> None:
         # trace ids and `traceparent` still travels with every message.
         provider = TracerProvider(resource=resource, sampler=ParentBased(ALWAYS_OFF))
     trace.set_tracer_provider(provider)
+
+
+def current_trace_id() -> str:
+    """The active span's trace id (W3C hex, as in the log lines), or `-` outside any span."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else "-"
 
 
 class _HeaderGetter(Getter[Mapping[str, Any]]):
@@ -102,10 +109,8 @@ class Received(Protocol):
 def error_reference() -> str:
     """What a tenant may see of an unexpected error: the current trace id (the log lines
     of the error carry it), or a fresh reference when there is no trace."""
-    context = trace.get_current_span().get_span_context()
-    if context.is_valid:
-        return trace.format_trace_id(context.trace_id)
-    return uuid.uuid4().hex
+    trace_id = current_trace_id()
+    return trace_id if trace_id != "-" else uuid.uuid4().hex
 
 
 @contextmanager

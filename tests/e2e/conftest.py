@@ -19,7 +19,7 @@ from tools.broker.permissions import tenant_grant
 from tools.broker.rabbitmqctl import Rabbitmqctl
 from tools.devstack import Launcher, Process, free_port, wait_ready
 
-KEYS = {"alpha": "key-alpha", "beta": "key-beta"}
+KEYS = {"alpha": "key-alpha-0123456789", "beta": "key-beta-0123456789"}
 
 
 @dataclass
@@ -107,6 +107,7 @@ def service_env(
         "AMQP_URL": infra.amqp_url,
         "REDIS_URL": infra.redis_url,
         "JOBS_API_KEYS": ",".join(f"{t}:{k}" for t, k in KEYS.items()),
+        "API_ADMIN_TENANTS": "alpha",  # the platform's numbers (/v1/queues) for alpha only
         # the development broker's guest stays the platform's user (the default); one tenant user
         "JOBS_BROKER_TENANTS": f"{direct_publishers['alpha'].name}:alpha",
         "NER_CHUNK_CHARS": "2000",
@@ -155,7 +156,7 @@ async def stack(
     }
     names = ("projector", "ner", "ocr", "llm", "api")
     metrics = {}
-    for name in names[:4]:
+    for name in names:
         metrics_port = free_port()
         env[f"{name.upper()}_METRICS_PORT"] = str(metrics_port)
         metrics[name] = f"http://127.0.0.1:{metrics_port}/metrics"

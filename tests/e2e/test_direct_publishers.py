@@ -171,3 +171,47 @@ async def _good_job(direct_publishers: dict[str, Any], example: dict[str, Any]) 
     publisher = direct_publishers["alpha"]
     await publish(publisher.url, exchange, routing_key, body, user_id=publisher.name)
     return str(body["job_id"])
+
+
+async def test_a_command_whose_job_id_is_not_a_plain_token_is_dead_lettered(
+    direct_publishers: dict[str, Any], amqp: aio_pika.abc.AbstractRobustConnection, alpha: httpx.AsyncClient
+) -> None:
+    exchange, routing_key, dead_letter_queue, example = submission("ner.entities")
+    publisher = direct_publishers["alpha"]
+    ids = ['<img src=x onerror="alert(1)">', f"{uuid.uuid4()}:log", "a/b", "x" * 65]
+    for job_id in ids:
+        body = {**command(example, "alpha"), "job_id": job_id}
+        await publish(publisher.url, exchange, routing_key, body, user_id=publisher.name)
+    found = await take_dead_letters(amqp, dead_letter_queue, set(ids))
+    for job_id in ids:
+        assert found[job_id].headers["x-error-code"] == "invalid_envelope"
+        assert "job_id" in str(found[job_id].headers["x-error-reason"])
+    await wait_for_job(alpha, await _good_job(direct_publishers, example), within=60)
+    listed = (await alpha.get("/v1/jobs", params={"limit": 200})).json()["items"]
+    assert not {job["id"] for job in listed} & set(ids)
+
+
+async def test_an_extraction_schema_pointing_outside_itself_is_refused_and_never_fetched(
+    direct_publishers: dict[str, Any], amqp: aio_pika.abc.AbstractRobustConnection
+) -> None:
+    hits: list[bytes] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hits.append(await reader.read(100))
+        writer.close()
+
+    bait = await asyncio.start_server(record, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{bait.sockets[0].getsockname()[1]}/schema.json"
+    exchange, routing_key, dead_letter_queue, example = submission("llm.extract")
+    publisher = direct_publishers["alpha"]
+    body = command(example, "alpha")
+    body["input"] = {"text": "Invoice 7, total 12 EUR.", "schema": {"$ref": url}}
+    try:
+        await publish(publisher.url, exchange, routing_key, body, user_id=publisher.name)
+        found = await take_dead_letters(amqp, dead_letter_queue, {body["job_id"]})
+    finally:
+        bait.close()
+    letter = found[body["job_id"]]
+    assert letter.headers["x-error-code"] == "invalid_input"
+    assert "only references inside the schema" in str(letter.headers["x-error-reason"])
+    assert hits == []

@@ -2,6 +2,7 @@
 a 202 for a job that will not run."""
 
 import asyncio
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -82,7 +83,15 @@ async def test_broker_unreachable_means_503_and_no_phantom_job(
                 "/v1/jobs", json={"operation": "ner.entities", "input": {"text": "Lima"}}
             )
             assert response.status_code == 503, response.text
-            assert "not accepted" in response.json()["detail"]
+            detail = response.json()["detail"]
+            assert "not accepted" in detail
+            # what to do and a trace to quote; the broker's address and error only in the log
+            assert str(proxy.port) not in detail
+            assert "Error" not in detail
+            trace_id = re.search(r"trace ([0-9a-f]{32})", detail)
+            assert trace_id, detail
+            logged = [line for line in api.log_text().splitlines() if trace_id[1] in line]
+            assert any("broker unavailable" in line for line in logged), logged
             assert response.headers["retry-after"]
             assert (await beta.get("/readyz")).status_code == 503
 

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from shared.readmodel import JobStore
 from shared.schemas import SEQ_PER_ATTEMPT, Queued
 from shared.schemas.topology import JOBS_EXCHANGE
-from tests.e2e.conftest import KEYS, Stack
+from tests.e2e.conftest import Stack
 from tests.e2e.helpers import final_status, follow, submit
 from tests.support.otlp_collector import OtlpCollector, RecordedSpan
 
@@ -47,7 +47,7 @@ def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
 async def test_metrics_count_jobs_on_the_api_and_the_worker(
     stack: Stack, alpha: httpx.AsyncClient, redis: Redis
 ) -> None:
-    api_url, ner_url = f"{stack.base_url}/metrics", stack.metrics["ner"]
+    api_url, ner_url = stack.metrics["api"], stack.metrics["ner"]
     api_before, ner_before = await scrape(api_url), await scrape(ner_url)
     projector_before = await scrape(stack.metrics["projector"])
 
@@ -228,6 +228,7 @@ async def test_worker_metrics_listener_is_per_process(stack: Stack) -> None:
     for name in ("ner", "llm", "projector"):
         samples = await scrape(stack.metrics[name])
         assert ("process_resident_memory_bytes", frozenset()) in samples, name
-    assert KEYS  # the API's /metrics needs no key: scrapers do not carry one
-    async with httpx.AsyncClient() as anonymous:
-        assert (await anonymous.get(f"{stack.base_url}/metrics")).status_code == 200
+    # the API's own metrics are on its internal listener (API_METRICS_PORT), not the public port
+    assert ("process_resident_memory_bytes", frozenset()) in await scrape(stack.metrics["api"])
+    async with stack.client("alpha") as admin:
+        assert (await admin.get("/metrics")).status_code == 404

@@ -1,5 +1,6 @@
 """llm.extract against the scripted server, and text taken from finished jobs in the real Redis."""
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -111,6 +112,46 @@ async def test_a_long_text_is_extracted_per_part_and_merged(chat: ScriptedChatSe
     assert "Merge them into one JSON value that validates" in merges[-1].prompt
     assert all("Merge them into one JSON value:" in m.prompt for m in merges[:-1])
     assert len(ctx.progress_events) == len(chat.requests)
+
+
+async def test_a_backtracking_pattern_meets_a_hostile_answer_without_hanging(
+    chat: ScriptedChatServer,
+) -> None:
+    # `^(a+)+$` on 30 a's and a '!' takes Python's re minutes; RE2 answers at once
+    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}}}
+    chat.reset(lambda r: Reply(json.dumps({"code": "a" * 30 + "!"})))
+    with pytest.raises(JobFailure) as failure:
+        await asyncio.wait_for(
+            extractor(settings(chat.base_url, max_repairs=1)).run(
+                ExtractInput.model_validate({"text": TEXT, "schema": schema}), RecordingContext()
+            ),
+            timeout=10,
+        )
+    assert failure.value.code == "invalid_output"
+    assert "does not match '^(a+)+$'" in failure.value.message
+
+
+async def test_a_schema_pointing_outside_itself_is_never_fetched(chat: ScriptedChatServer) -> None:
+    """Even a schema that skipped the submission check (built without validation here)."""
+    hits: list[bytes] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hits.append(await reader.read(100))  # a fetch would stop here; this one never answers
+        await asyncio.sleep(3600)
+
+    bait = await asyncio.start_server(record, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{bait.sockets[0].getsockname()[1]}/schema.json"
+    chat.reset(lambda r: Reply('{"number": "1"}'))
+    job = ExtractInput.model_construct(text=TEXT, json_schema={"$ref": url})
+    try:
+        with pytest.raises(JobFailure) as failure:
+            await asyncio.wait_for(
+                extractor(settings(chat.base_url)).run(job, RecordingContext()), timeout=10
+            )
+    finally:
+        bait.close()
+    assert failure.value.code == "invalid_schema"
+    assert hits == []
 
 
 async def test_without_an_endpoint_extraction_fails_at_once() -> None:

@@ -11,6 +11,7 @@ from shared.schemas.llm import SummarizeInput
 from shared.worker import JobFailure, TransientError
 from tests.support.chat_server import ChatRequest, Reply, ScriptedChatServer
 from tests.support.llm import TOKENIZER, RecordingContext, settings, summarizer
+from tools.devstack import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -139,6 +140,25 @@ async def test_a_provider_that_stays_down_fails_the_job_after_the_attempts(chat:
     assert "HTTP 503" in failure.value.message
     assert "after 3 attempts" in failure.value.message
     assert len(chat.requests) == 3
+
+
+async def test_job_errors_quote_neither_the_provider_nor_its_endpoint(
+    chat: ScriptedChatServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat.reset(lambda r: Reply.failure(400, "model gpt-x not on cluster inference-7.internal"))
+    with pytest.raises(JobFailure) as rejected:
+        await summarizer(settings(chat.base_url)).run(SummarizeInput(text="Short text."), RecordingContext())
+    assert rejected.value.code == "provider_rejected"
+    assert "internal" not in rejected.value.message
+    assert "inference-7.internal" in caplog.text  # the operator still sees it
+    port = free_port()  # nothing listens there
+    with pytest.raises(TransientError) as unreachable:
+        await summarizer(settings(f"http://127.0.0.1:{port}/v1", call_attempts=1)).run(
+            SummarizeInput(text="Short text."), RecordingContext()
+        )
+    assert unreachable.value.code == "provider_unavailable"
+    assert str(port) not in unreachable.value.message
+    assert "127.0.0.1" not in unreachable.value.message
 
 
 async def test_a_stream_cut_half_way_is_retried(chat: ScriptedChatServer) -> None:

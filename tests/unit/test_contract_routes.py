@@ -11,7 +11,7 @@ from services.api.settings import ApiSettings
 
 def client() -> TestClient:
     # Without `with`, the lifespan (broker, Redis) does not run: these routes need neither.
-    return TestClient(create_app(ApiSettings(api_keys="t:k")))
+    return TestClient(create_app(ApiSettings(api_keys="t:k-0123456789abcdef")))
 
 
 def test_asyncapi_yaml_is_the_generated_file() -> None:

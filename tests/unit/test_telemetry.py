@@ -8,7 +8,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 
 from shared.schemas import SEQ_PER_ATTEMPT, Failed, JobError, Retrying, Started, Succeeded
-from shared.telemetry.logs import JsonFormatter, _TraceContext, log_job_event
+from shared.telemetry.logs import JsonFormatter, RedactQueries, _TraceContext, log_job_event
 from shared.telemetry.metrics import observe_job_event
 
 
@@ -83,3 +83,36 @@ def test_a_state_change_is_one_json_line_with_the_job_and_the_trace() -> None:
     assert record["error_code"] == "timeout"
     assert record["service"] == "ner"
     assert record["level"] == "INFO"
+
+
+def test_query_strings_never_reach_a_log_line() -> None:
+    """uvicorn's access line and its WebSocket line, as uvicorn formats them."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter("api"))
+    handler.addFilter(RedactQueries())
+    access = logging.getLogger("uvicorn.access")
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    key = "a-secret-key-0123456789"
+    try:
+        access.info(
+            '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/v1/events?access_token={key}", "1.1", 200
+        )
+        access.info(
+            '%s - "WebSocket %s" [accepted]',
+            "127.0.0.1:5000",
+            f"/v1/jobs/j1/ws?last_event_id=0&access_token={key}",
+        )
+        access.info("GET %s", f"http://127.0.0.1:8000/v1/jobs?status=failed&access_token={key}")
+        access.info("no query here: %s", "/v1/jobs")
+    finally:
+        access.removeHandler(handler)
+    messages = [json.loads(line)["message"] for line in stream.getvalue().splitlines()]
+    assert key not in stream.getvalue()
+    assert messages == [
+        '127.0.0.1:5000 - "GET /v1/events?<redacted> HTTP/1.1" 200',
+        '127.0.0.1:5000 - "WebSocket /v1/jobs/j1/ws?<redacted>" [accepted]',
+        "GET http://127.0.0.1:8000/v1/jobs?<redacted>",
+        "no query here: /v1/jobs",
+    ]

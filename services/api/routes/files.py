@@ -8,6 +8,7 @@ from typing import BinaryIO
 from fastapi import APIRouter, HTTPException, Response, UploadFile, status
 
 from services.api.deps import FilesDep, SettingsDep, TenantDep
+from services.api.errors import unavailable
 from shared.files import SNIFF_BYTES, FileMissing, detect_content_type
 from shared.schemas import SUPPORTED_CONTENT_TYPES, StoredFile
 from shared.storage import StorageUnavailable
@@ -34,14 +35,6 @@ def _measure(source: BinaryIO) -> tuple[int, str]:
 def _display_name(filename: str | None) -> str:
     name = PurePath((filename or "").replace("\\", "/")).name
     return "".join(c for c in name if c.isprintable())[:255] or "upload"
-
-
-def _unavailable(exc: Exception) -> HTTPException:
-    return HTTPException(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        f"file storage unavailable, try again later ({exc})",
-        headers={"Retry-After": "5"},
-    )
 
 
 @router.post(
@@ -78,7 +71,7 @@ async def upload_file(
             source=file.file,
         )
     except StorageUnavailable as exc:
-        raise _unavailable(exc) from exc
+        raise unavailable("file storage", exc) from exc
     response.headers["Location"] = f"/v1/files/{stored.id}"
     return stored
 
@@ -90,7 +83,7 @@ async def get_file(file_id: str, tenant: TenantDep, files: FilesDep) -> StoredFi
     except FileMissing as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from exc
     except StorageUnavailable as exc:
-        raise _unavailable(exc) from exc
+        raise unavailable("file storage", exc) from exc
 
 
 @router.delete("/{file_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a file")
@@ -100,4 +93,4 @@ async def delete_file(file_id: str, tenant: TenantDep, files: FilesDep) -> None:
     except FileMissing as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from exc
     except StorageUnavailable as exc:
-        raise _unavailable(exc) from exc
+        raise unavailable("file storage", exc) from exc

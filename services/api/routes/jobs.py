@@ -6,7 +6,17 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from redis.exceptions import RedisError
 
-from services.api.deps import ControlDep, FilesDep, HubDep, PublisherDep, SettingsDep, StoreDep, TenantDep
+from services.api.deps import (
+    ControlDep,
+    FilesDep,
+    HubDep,
+    JobIdDep,
+    PublisherDep,
+    SettingsDep,
+    StoreDep,
+    TenantDep,
+)
+from services.api.errors import unavailable
 from services.api.streaming import UpdateHub
 from services.api.submission import SubmitJob, check_input_file, fingerprint, new_job
 from shared.messaging import PublishFailed
@@ -47,7 +57,7 @@ async def submit_job(
         Header(max_length=255, description="Same key and body within 24 h: same job, no new run."),
     ] = None,
 ) -> JobView:
-    command, queued = new_job(body, tenant)
+    command, queued = await new_job(body, tenant)
     await check_input_file(command, files)
     if idempotency_key:
         digest = fingerprint(body)
@@ -69,11 +79,7 @@ async def submit_job(
         PUBLISH_FAILURES.labels(exc.reason).inc()
         if idempotency_key:
             await store.forget_submission(tenant, idempotency_key)
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            f"job not accepted, try again later ({exc.reason}: {exc.detail})",
-            headers={"Retry-After": "5"},
-        ) from exc
+        raise unavailable("the broker", exc, f"job not accepted: {exc.reason}") from exc
     # The broker has the job, so it runs whatever happens next. Recording it only now
     # means a crash here can never leave a job "queued" that nobody will run; if Redis
     # misses this write, the worker's first event creates the record.
@@ -120,7 +126,7 @@ async def _wait_for_record(
     responses={404: {"description": "No such job"}, 409: {"description": "The job has already ended"}},
 )
 async def cancel_job(
-    job_id: str, tenant: TenantDep, store: StoreDep, control: ControlDep, settings: SettingsDep
+    job_id: JobIdDep, tenant: TenantDep, store: StoreDep, control: ControlDep, settings: SettingsDep
 ) -> JobView:
     """A queued job is cancelled at once and never starts; a running one stops at its next
     step (within about a second) and ends `cancelled`."""
@@ -155,7 +161,7 @@ async def list_jobs(
 
 
 @router.get("/{job_id}", summary="A job's status, progress, result or error")
-async def get_job(job_id: str, tenant: TenantDep, store: StoreDep) -> JobView:
+async def get_job(job_id: JobIdDep, tenant: TenantDep, store: StoreDep) -> JobView:
     view = await store.get(tenant, job_id)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)

@@ -2,10 +2,17 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from services.api.deps import AdminDep
+
 router = APIRouter(tags=["health"])
 
 
-# Unauthenticated like /healthz, for the scraper: no label names a tenant or a job.
-@router.get("/metrics", summary="Prometheus metrics of this API process", response_class=Response)
-async def metrics() -> Response:
+# Only when API_METRICS_PORT is 0: with an internal listener, the public port has no /metrics.
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of this API process (admin keys only)",
+    response_class=Response,
+    responses={403: {"description": "The key's tenant is not in API_ADMIN_TENANTS"}},
+)
+async def metrics(_: AdminDep) -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,10 +1,11 @@
 import asyncio
 
 from aio_pika.exceptions import AMQPError
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from services.api.deps import TenantDep
+from services.api.deps import AdminDep
+from services.api.errors import unavailable
 from shared.schemas.topology import QUEUES
 
 router = APIRouter(prefix="/v1/queues", tags=["queues"])
@@ -16,15 +17,20 @@ class QueueView(BaseModel):
     consumers: int
 
 
-@router.get("", summary="Depth and consumers of every job queue and dead-letter queue")
-async def list_queues(request: Request, _: TenantDep) -> list[QueueView]:
-    """Platform-wide numbers (no tenant's data): what the broker reports right now."""
+@router.get(
+    "",
+    summary="Depth and consumers of every job queue and dead-letter queue (admin keys only)",
+    responses={403: {"description": "The key's tenant is not in API_ADMIN_TENANTS"}},
+)
+async def list_queues(request: Request, _: AdminDep) -> list[QueueView]:
+    """Platform-wide numbers (no tenant's data, but about everyone's load): what the broker
+    reports right now."""
     connection = request.app.state.publisher.connection
     names = [name for spec in QUEUES for name in (spec.name, spec.dead_letter_queue)]
     try:
         channel = await asyncio.wait_for(connection.channel(), 5)
     except (TimeoutError, AMQPError, ConnectionError, RuntimeError) as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"broker unavailable: {exc}") from exc
+        raise unavailable("the broker", exc) from exc
     views = []
     try:
         for name in names:

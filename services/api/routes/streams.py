@@ -14,9 +14,10 @@ from fastapi import (
 )
 from fastapi.responses import StreamingResponse
 
-from services.api.deps import HubDep, SettingsDep, StoreDep, TenantDep
+from services.api.deps import HubDep, JobIdDep, SettingsDep, StoreDep, StreamTenantDep
 from services.api.routes.jobs import NOT_FOUND
 from services.api.streaming import StreamEvent, job_events, tenant_updates
+from shared.schemas.commands import is_job_id
 from shared.telemetry.metrics import STREAMS_OPEN
 
 router = APIRouter(prefix="/v1/jobs", tags=["streams"])
@@ -50,8 +51,8 @@ def _sse_response(items: AsyncIterator[StreamEvent | None]) -> StreamingResponse
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def stream_events(
-    job_id: str,
-    tenant: TenantDep,
+    job_id: JobIdDep,
+    tenant: StreamTenantDep,
     store: StoreDep,
     hub: HubDep,
     settings: SettingsDep,
@@ -71,7 +72,7 @@ async def stream_events(
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def stream_tenant_updates(
-    tenant: TenantDep, store: StoreDep, hub: HubDep, settings: SettingsDep
+    tenant: StreamTenantDep, store: StoreDep, hub: HubDep, settings: SettingsDep
 ) -> StreamingResponse:
     """`event: job` with the job's current state (without its result) whenever it changes;
     nothing is replayed: read `GET /v1/jobs` first, then apply these."""
@@ -97,7 +98,7 @@ async def stream_websocket(
     except HTTPException:
         await websocket.close(code=4401, reason="missing or unknown API key")
         return
-    if await store.get(tenant, job_id) is None:
+    if not is_job_id(job_id) or await store.get(tenant, job_id) is None:
         await websocket.close(code=4404, reason=NOT_FOUND)
         return
     events = job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=settings.keepalive_seconds)

@@ -100,7 +100,7 @@ function cancelButton(id) {
   button.addEventListener("click", async (event) => {
     event.preventDefault();
     button.disabled = true;
-    try { upsert(await api(`/v1/jobs/${id}/cancel`, { method: "POST" })); } catch (e) { button.title = e.message; }
+    try { upsert(await api(`/v1/jobs/${encodeURIComponent(id)}/cancel`, { method: "POST" })); } catch (e) { button.title = e.message; }
   });
   return button;
 }
@@ -111,8 +111,10 @@ function row(job) {
   const tr = document.createElement("tr");
   tr.dataset.jobId = job.id;
   const link = document.createElement("a");
-  link.href = `#/jobs/${job.id}`;
-  link.innerHTML = `<code>${job.id}</code>`;
+  link.href = `#/jobs/${encodeURIComponent(job.id)}`;
+  const code = document.createElement("code");
+  code.textContent = job.id;
+  link.append(code);
   const cells = [link, job.operation, job.status, bar(job.progress.fraction), String(job.attempts), age(job.created_at)];
   for (const [i, content] of cells.entries()) {
     const td = document.createElement("td");
@@ -132,14 +134,14 @@ function upsert(job) {
   jobs.set(job.id, { ...known, ...job });
   const body = $("#jobs tbody");
   const fresh = row(jobs.get(job.id));
-  const old = body.querySelector(`tr[data-job-id="${job.id}"]`);
+  const old = [...body.rows].find((tr) => tr.dataset.jobId === job.id);
   if (old) old.replaceWith(fresh); else body.prepend(fresh);
 }
 
 async function refreshQueues() {
   try {
     const queues = await api("/v1/queues");
-    $("#queues tbody").innerHTML = "";
+    $("#queues tbody").replaceChildren();
     for (const q of queues) {
       const tr = document.createElement("tr");
       tr.dataset.queue = q.name;
@@ -150,14 +152,18 @@ async function refreshQueues() {
       }
       $("#queues tbody").append(tr);
     }
-  } catch (e) { /* shown as stale numbers; the next refresh tries again */ }
+  } catch (e) {
+    // 403: not an admin key (API_ADMIN_TENANTS), so no platform-wide numbers; otherwise the
+    // numbers stay as they were and the next refresh tries again.
+    if (e instanceof ApiError && e.status === 403) $("#queues-panel").hidden = true;
+  }
 }
 
 async function showList() {
   $("#list-view").hidden = false;
   const page = await api("/v1/jobs?limit=100");
   jobs.clear();
-  $("#jobs tbody").innerHTML = "";
+  $("#jobs tbody").replaceChildren();
   for (const job of page.items.reverse()) upsert(job);
   stream("/v1/events", (type, job) => { if (type === "job") upsert(job); }, {
     onOpen: () => { $("#live-state").textContent = "live"; },
@@ -170,7 +176,7 @@ async function showList() {
 async function loadOperations() {
   const operations = await api("/v1/operations");
   const select = $("#operation");
-  select.innerHTML = "";
+  select.replaceChildren();
   for (const op of operations) {
     const option = document.createElement("option");
     option.value = op.name;
@@ -230,8 +236,8 @@ function highlight(text, entities) {
 
 function showResult(id, result) {
   $("#job-result").textContent = JSON.stringify(result, null, 2);
-  $("#job-text").innerHTML = "";
-  $("#job-pages").innerHTML = "";
+  $("#job-text").replaceChildren();
+  $("#job-pages").replaceChildren();
   if (Array.isArray(result?.entities)) {
     const text = sessionStorage.getItem(`jobs-input-${id}`);
     const p = document.createElement("p");
@@ -271,16 +277,17 @@ function showJobState(job) {
 async function showJob(id) {
   $("#job-view").hidden = false;
   $("#job-id").textContent = id;
-  $("#timeline").innerHTML = "";
+  $("#timeline").replaceChildren();
   $("#job-result").textContent = "";
-  $("#job-text").innerHTML = "";
-  $("#job-pages").innerHTML = "";
-  let job = await api(`/v1/jobs/${id}`);
+  $("#job-text").replaceChildren();
+  $("#job-pages").replaceChildren();
+  const path = `/v1/jobs/${encodeURIComponent(id)}`;
+  let job = await api(path);
   showJobState(job);
-  $("#job-cancel").onclick = async () => { showJobState(job = await api(`/v1/jobs/${id}/cancel`, { method: "POST" })); };
+  $("#job-cancel").onclick = async () => { showJobState(job = await api(`${path}/cancel`, { method: "POST" })); };
   let ended = false;
   // Last-Event-ID 0: the whole history, then live events until the job ends.
-  stream(`/v1/jobs/${id}/events`, (type, data) => {
+  stream(`${path}/events`, (type, data) => {
     const li = document.createElement("li");
     li.dataset.event = type;
     const time = document.createElement("time");
@@ -314,7 +321,7 @@ async function route() {
   for (const id of ["#login", "#list-view", "#job-view"]) $(id).hidden = true;
   $("#logout").hidden = !key();
   if (!key()) { $("#login").hidden = false; return; }
-  const match = location.hash.match(/^#\/jobs\/([\w-]+)/);
+  const match = location.hash.match(/^#\/jobs\/([A-Za-z0-9_.-]{1,64})$/);
   try {
     if (match) await showJob(match[1]); else await showList();
   } catch (e) {
