@@ -5,7 +5,7 @@ import logging
 from propan import PropanApp, RabbitBroker
 from propan.utils import context
 
-from services.llm.assembly import build_limits, build_provider
+from services.llm.assembly import build_budget, build_limits, build_provider
 from services.llm.chunking import TiktokenTokenizer
 from services.llm.extraction import Extractor
 from services.llm.handlers import router
@@ -44,9 +44,10 @@ async def start() -> None:
         log.info("LLM provider %s, model %s", settings.base_url, settings.model)
     redis = settings.redis()
     source = TextSource(JobStore(redis), FileCatalog(open_storage()), max_pages=settings.max_file_pages)
+    budget = build_budget(settings, redis)
     handlers: dict[str, OperationHandler] = {
-        "llm.summarize": Summarizer(provider, tokenizer, source, limits).run,
-        "llm.extract": Extractor(provider, tokenizer, source, limits).run,
+        "llm.summarize": Summarizer(provider, tokenizer, source, limits, budget).run,
+        "llm.extract": Extractor(provider, tokenizer, source, limits, budget).run,
     }
     runner = await start_runner("llm", LLM_QUEUE, settings, redis, handlers)
     context.set_global("provider", provider)

@@ -14,6 +14,7 @@ from jsonschema.validators import validator_for
 
 from services.llm import prompts
 from services.llm.accounting import UsageTally
+from services.llm.budget import TokenBudget
 from services.llm.chunking import Tokenizer
 from services.llm.limits import Limits, split_input
 from services.llm.mapreduce import MapReduce
@@ -50,12 +51,18 @@ class _Repairs:
 
 class Extractor:
     def __init__(
-        self, provider: ChatProvider | None, tokenizer: Tokenizer, source: TextSource, limits: Limits
+        self,
+        provider: ChatProvider | None,
+        tokenizer: Tokenizer,
+        source: TextSource,
+        limits: Limits,
+        budget: TokenBudget | None = None,
     ) -> None:
         self._provider = provider
         self._tokenizer = tokenizer
         self._source = source
         self._limits = limits
+        self._budget = budget
 
     async def run(self, job: ExtractInput, ctx: JobContext) -> ExtractResult:
         if self._provider is None:
@@ -90,7 +97,7 @@ class Extractor:
         validator: Validator = validator_for(schema)(schema)
         limit = self._chunk_limit(schema)
         pieces = await split_input(text, limit, limits, self._tokenizer)
-        tally = UsageTally(self._tokenizer)
+        tally = UsageTally(self._tokenizer, ctx.command.tenant, self._budget)
         repairs = _Repairs()
         # json_object mode only promises an object: ask for it only when an object is wanted.
         wants_object = schema.get("type") in (None, "object")
@@ -99,10 +106,9 @@ class Extractor:
             """A JSON answer: valid against the schema when final, well-formed JSON otherwise."""
             attempt_messages = messages
             for attempt in range(limits.max_repairs + 1):
-                completion = await provider.complete(
-                    attempt_messages, max_tokens=limits.max_output_tokens, json_output=wants_object
+                completion = await tally.complete(
+                    provider, attempt_messages, max_tokens=limits.max_output_tokens, json_output=wants_object
                 )
-                tally.add(attempt_messages, completion)
                 try:
                     value = parse_answer(completion.text)
                     errors = schema_errors(validator, value) if final else []

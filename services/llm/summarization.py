@@ -4,6 +4,7 @@ import asyncio
 
 from services.llm import prompts
 from services.llm.accounting import UsageTally
+from services.llm.budget import TokenBudget
 from services.llm.chunking import Tokenizer
 from services.llm.extractive import EXTRACTIVE_MODEL, extractive_summary
 from services.llm.limits import Limits, split_input
@@ -25,12 +26,18 @@ def provider_failure(error: ProviderError) -> JobFailure:
 
 class Summarizer:
     def __init__(
-        self, provider: ChatProvider | None, tokenizer: Tokenizer, source: TextSource, limits: Limits
+        self,
+        provider: ChatProvider | None,
+        tokenizer: Tokenizer,
+        source: TextSource,
+        limits: Limits,
+        budget: TokenBudget | None = None,
     ) -> None:
         self._provider = provider
         self._tokenizer = tokenizer
         self._source = source
         self._limits = limits
+        self._budget = budget
 
     async def run(self, job: SummarizeInput, ctx: JobContext) -> SummarizeResult:
         text = await self._source.text_of(job, ctx.command)
@@ -59,11 +66,10 @@ class Summarizer:
     ) -> SummarizeResult:
         limits, words = self._limits, self._limits.summary_words
         pieces = await split_input(text, limits.chunk_tokens, limits, self._tokenizer)
-        tally = UsageTally(self._tokenizer)
+        tally = UsageTally(self._tokenizer, ctx.command.tenant, self._budget)
 
         async def call(messages: list[Message]) -> str:
-            completion = await provider.complete(messages, max_tokens=limits.max_output_tokens)
-            tally.add(messages, completion)
+            completion = await tally.complete(provider, messages, max_tokens=limits.max_output_tokens)
             return completion.text.strip()
 
         async def summarize(number: int, count: int, piece: str) -> str:
