@@ -68,7 +68,8 @@ async def test_stream_slots_are_counted_across_processes(redis: Redis, tenant: s
 
 async def test_a_dead_process_frees_its_slots_within_a_lease(redis: Redis, tenant: str) -> None:
     dead = StreamSlots(redis, limit=2, lease_seconds=0.5)  # takes two slots, then never renews
-    assert await dead.acquire(tenant) and await dead.acquire(tenant)
+    assert await dead.acquire(tenant)
+    assert await dead.acquire(tenant)
     alive = StreamSlots(redis, limit=2, lease_seconds=0.5)
     assert await alive.acquire(tenant) is None
     await asyncio.sleep(0.6)
