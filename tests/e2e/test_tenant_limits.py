@@ -49,7 +49,8 @@ class Limited:
 
     async def limited(self, tenant: str, limit: str) -> float:
         """`tenant_limited{tenant, limit}` from this API's /metrics."""
-        text = httpx.get(f"{self.base_url}/metrics").text
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(f"{self.base_url}/metrics")).text
         wanted = f'tenant_limited_total{{limit="{limit}",tenant="{tenant}"}}'
         return next((float(line.split()[-1]) for line in text.splitlines() if line.startswith(wanted)), 0.0)
 
@@ -180,7 +181,10 @@ async def test_storage_quota_answers_413_and_expired_files_answer_404(
     assert job.status_code == 404
     # the expired file no longer counts, and the next upload deletes its blobs
     assert (await upload()).status_code == 201
-    stored_dirs = [p.parent.name for p in Path(service_env["STORAGE_DIR"]).glob("files/*/*/meta.json")]
+    metas = await asyncio.to_thread(
+        lambda: list(Path(service_env["STORAGE_DIR"]).glob("files/*/*/meta.json"))
+    )
+    stored_dirs = [p.parent.name for p in metas]
     assert stored["id"] not in stored_dirs
     assert await limited.limited("files", "storage_bytes") == 1
 
@@ -222,6 +226,7 @@ async def test_a_tenant_past_its_daily_llm_tokens_fails_quota_exceeded_before_th
     assert error["code"] == "quota_exceeded"
     assert "1999950 are used" in error["message"]
     assert len(chat_server.requests) == 1  # the second job's call was never made
-    metrics = httpx.get(stack.metrics["llm"]).text
+    async with httpx.AsyncClient() as plain:
+        metrics = (await plain.get(stack.metrics["llm"])).text
     assert 'tenant_limited_total{limit="llm_daily_tokens",tenant="quota"} 1.0' in metrics
     assert 'tenant_llm_tokens_total{tenant="quota"} 1.99995e+06' in metrics
