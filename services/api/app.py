@@ -18,7 +18,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from services.api.auth import ApiKeys, parse_api_keys
 from services.api.limits import BodySizeLimit
 from services.api.observability import RequestTelemetry
-from services.api.quotas import TenantQuotas
+from services.api.quotas.checks import TenantQuotas
 from services.api.quotas.storage import StorageLedger
 from services.api.quotas.stream_slots import StreamSlots
 from services.api.quotas.submit_rate import SubmitRate

@@ -13,13 +13,10 @@ from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
 from services.llm import prompts
-from services.llm.accounting import UsageTally
-from services.llm.budget import TokenBudget
-from services.llm.chunking import Tokenizer
-from services.llm.limits import Limits, split_input
+from services.llm.limits import split_input
 from services.llm.mapreduce import MapReduce
+from services.llm.operation import LlmOperation
 from services.llm.provider import ChatProvider, Message, ProviderError
-from services.llm.sources import TextSource
 from services.llm.summarization import provider_failure
 from shared.schemas.llm import ExtractInput, ExtractResult
 from shared.worker import JobContext, JobFailure
@@ -49,21 +46,7 @@ class _Repairs:
         self.count = 0
 
 
-class Extractor:
-    def __init__(
-        self,
-        provider: ChatProvider | None,
-        tokenizer: Tokenizer,
-        source: TextSource,
-        limits: Limits,
-        budget: TokenBudget | None = None,
-    ) -> None:
-        self._provider = provider
-        self._tokenizer = tokenizer
-        self._source = source
-        self._limits = limits
-        self._budget = budget
-
+class Extractor(LlmOperation):
     async def run(self, job: ExtractInput, ctx: JobContext) -> ExtractResult:
         if self._provider is None:
             raise JobFailure(
@@ -97,7 +80,7 @@ class Extractor:
         validator: Validator = validator_for(schema)(schema)
         limit = self._chunk_limit(schema)
         pieces = await split_input(text, limit, limits, self._tokenizer)
-        tally = UsageTally(self._tokenizer, ctx.command.tenant, self._budget)
+        tally = self._tally(ctx)
         repairs = _Repairs()
         # json_object mode only promises an object: ask for it only when an object is wanted.
         wants_object = schema.get("type") in (None, "object")

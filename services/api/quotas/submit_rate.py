@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-__all__ = ["SubmitRate"]
+__all__ = ["Refused", "SubmitRate", "bucket_key"]
 
 # One atomic step on the tenant's bucket (a hash: tokens, at). The clock is Redis's own
 # (TIME), so API processes on machines with skewed clocks still share one bucket. A refused
@@ -29,6 +29,10 @@ return {1, ''}
 """
 
 
+def bucket_key(tenant: str) -> str:
+    return f"jobs:tenant:{tenant}:submit-bucket"
+
+
 @dataclass(frozen=True)
 class Refused:
     retry_after: int
@@ -44,15 +48,11 @@ class SubmitRate:
         self._burst = burst
         self._take = redis.register_script(_TAKE)
 
-    @staticmethod
-    def key(tenant: str) -> str:
-        return f"jobs:tenant:{tenant}:submit-bucket"
-
     async def take(self, tenant: str) -> Refused | None:
         """Take one submission from the tenant's bucket; `Refused` when it is empty."""
         if not self.enabled:
             return None
-        taken, wait = await self._take(keys=[self.key(tenant)], args=[self._rate, self._burst])
+        taken, wait = await self._take(keys=[bucket_key(tenant)], args=[self._rate, self._burst])
         if int(taken):
             return None
         return Refused(max(1, math.ceil(float(wait))))

@@ -10,7 +10,7 @@ from typing import BinaryIO
 from fastapi import APIRouter, HTTPException, Response, UploadFile, status
 
 from services.api.deps import FilesDep, SettingsDep, TenantDep
-from services.api.quotas import QuotasDep, refusal
+from services.api.quotas.checks import QuotasDep, refusal
 from shared.files import SNIFF_BYTES, FileCatalog, FileMissing, detect_content_type, new_file_id
 from shared.schemas import SUPPORTED_CONTENT_TYPES, StoredFile
 from shared.storage import StorageUnavailable

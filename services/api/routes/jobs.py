@@ -7,7 +7,7 @@ from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from redis.exceptions import RedisError
 
 from services.api.deps import ControlDep, FilesDep, HubDep, PublisherDep, SettingsDep, StoreDep, TenantDep
-from services.api.quotas import SUBMIT_LIMITS
+from services.api.quotas.checks import SUBMIT_LIMITS
 from services.api.streaming import UpdateHub
 from services.api.submission import SubmitJob, check_input_file, fingerprint, new_job
 from shared.messaging import PublishFailed

@@ -15,7 +15,7 @@ from fastapi import (
 from fastapi.responses import StreamingResponse
 
 from services.api.deps import HubDep, SettingsDep, StoreDep, TenantDep
-from services.api.quotas import STREAM_LIMITS, stream_refusal, stream_slot
+from services.api.quotas.checks import STREAM_LIMITS, stream_refusal, stream_slot
 from services.api.routes.jobs import NOT_FOUND
 from services.api.settings import ApiSettings
 from services.api.streaming import StreamEvent, UpdateHub, job_events, tenant_updates
