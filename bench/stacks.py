@@ -154,6 +154,13 @@ class JobsStack(_Stack):
             "JOBS_API_KEYS": f"bench:{key}",
             "API_PORT": str(self.port),
             "LOG_LEVEL": "WARNING",
+            # One bench tenant sends what many tenants would: limits far above the load, still
+            # checked on every request so that their cost is in the numbers.
+            "API_TENANT_SUBMIT_RATE": "1000000",
+            "API_TENANT_SUBMIT_BURST": "1000000",
+            "API_TENANT_MAX_ACTIVE_JOBS": "100000000",
+            "API_TENANT_MAX_STREAMS": "1000000",
+            "LLM_TENANT_DAILY_TOKENS": "1000000000000",
             **(extra_env or {}),
         }
 

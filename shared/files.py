@@ -2,14 +2,15 @@
 
 Keys are `files/<tenant key>/<file id>/{content,meta.json}`. The tenant is part of
 the key, so a file id is only ever looked up under the caller's own tenant: another
-tenant's file is indistinguishable from one that does not exist.
+tenant's file is indistinguishable from one that does not exist. A file past its
+`expires_at` (set at upload from the catalog's `ttl`) is missing too, for every reader.
 """
 
 import hashlib
 import io
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 from pydantic import ValidationError
@@ -18,7 +19,14 @@ from shared.schemas import OPERATIONS, JobCommand, StoredFile
 from shared.storage import BlobMissing, BlobStorage, StorageUnavailable
 from shared.worker import JobFailure, TransientError
 
-__all__ = ["SNIFF_BYTES", "FileCatalog", "FileMissing", "detect_content_type", "read_job_file"]
+__all__ = [
+    "SNIFF_BYTES",
+    "FileCatalog",
+    "FileMissing",
+    "detect_content_type",
+    "new_file_id",
+    "read_job_file",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,29 +61,49 @@ def _tenant_key(tenant: str) -> str:
     return hashlib.sha256(tenant.encode()).hexdigest()[:32]
 
 
+def new_file_id() -> str:
+    return uuid.uuid4().hex
+
+
 def _valid_id(file_id: str) -> bool:
     return len(file_id) == 32 and all(c in "0123456789abcdef" for c in file_id)
 
 
 class FileCatalog:
-    def __init__(self, storage: BlobStorage) -> None:
+    def __init__(self, storage: BlobStorage, *, ttl: timedelta | None = None) -> None:
+        """`ttl`: how long files added here live (None: until deleted)."""
         self.storage = storage
+        self.ttl = ttl
+
+    def expiry(self, now: datetime) -> datetime | None:
+        return now + self.ttl if self.ttl else None
 
     def _key(self, tenant: str, file_id: str, part: str) -> str:
         return f"files/{_tenant_key(tenant)}/{file_id}/{part}"
 
     async def add(
-        self, tenant: str, *, filename: str, content_type: str, size: int, sha256: str, source: BinaryIO
+        self,
+        tenant: str,
+        *,
+        filename: str,
+        content_type: str,
+        size: int,
+        sha256: str,
+        source: BinaryIO,
+        file_id: str | None = None,
+        created_at: datetime | None = None,
     ) -> StoredFile:
         """Store the content read from `source` and its metadata; metadata last, so a
         file is visible only once its content is complete."""
+        created_at = created_at or datetime.now(UTC)
         info = StoredFile(
-            id=uuid.uuid4().hex,
+            id=file_id or new_file_id(),
             filename=filename,
             content_type=content_type,
             size=size,
             sha256=sha256,
-            created_at=datetime.now(UTC),
+            created_at=created_at,
+            expires_at=self.expiry(created_at),
         )
         await self.storage.put(self._key(tenant, info.id, "content"), source)
         await self.storage.put(
@@ -91,9 +119,12 @@ class FileCatalog:
         except BlobMissing as exc:
             raise FileMissing(file_id) from exc
         try:
-            return StoredFile.model_validate_json(raw)
+            info = StoredFile.model_validate_json(raw)
         except ValidationError as exc:
             raise FileMissing(file_id) from exc
+        if info.expires_at is not None and info.expires_at <= datetime.now(UTC):
+            raise FileMissing(file_id)
+        return info
 
     async def content(self, tenant: str, file_id: str) -> tuple[StoredFile, bytes]:
         info = await self.info(tenant, file_id)
@@ -105,6 +136,12 @@ class FileCatalog:
     async def delete(self, tenant: str, file_id: str) -> None:
         """Raises FileMissing when the tenant has no such file."""
         await self.info(tenant, file_id)
+        await self.remove(tenant, file_id)
+
+    async def remove(self, tenant: str, file_id: str) -> None:
+        """Delete a file's blobs, whatever state it is in (expired files included)."""
+        if not _valid_id(file_id):
+            return
         await self.storage.delete(self._key(tenant, file_id, "meta.json"))
         await self.storage.delete(self._key(tenant, file_id, "content"))
 

@@ -8,6 +8,7 @@ Layout (all keys under the `jobs:` prefix):
 - `jobs:tenant:<t>:index`    sorted set, all scores 0, members `<created ms>:<id>`:
                              lexical order is creation order, so pages are exact
 - `jobs:idem:<t>:<key>`      Idempotency-Key -> job id
+- `jobs:tenant:<t>:active`   the tenant's jobs queued or running (for API_TENANT_MAX_ACTIVE_JOBS)
 - channel `jobs:updates`     the id of every job that changed (wakes live streams)
 
 Sized for memory (about 1.3 KB per finished job besides its result, see `make bench`):
@@ -172,6 +173,14 @@ class JobStore:
     @staticmethod
     def _index_key(tenant: str) -> str:
         return f"jobs:tenant:{tenant}:index"
+
+    @staticmethod
+    def _active_key(tenant: str) -> str:
+        return f"jobs:tenant:{tenant}:active"
+
+    async def active_jobs(self, tenant: str) -> int:
+        """The tenant's jobs that are queued or running."""
+        return int(await self.redis.get(self._active_key(tenant)) or 0)
 
     async def apply(self, event: JobEvent, *, only_if: JobStatus | None = None) -> int:
         """Fold one event into the job's state; 1 applied, 0 stale or duplicate (or the job

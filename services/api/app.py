@@ -9,7 +9,9 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError as RedisOutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -17,6 +19,10 @@ from services.api.auth import ApiKeys, parse_api_keys
 from services.api.limits import BodySizeLimit
 from services.api.observability import RequestTelemetry
 from services.api.page_security import PageSecurity
+from services.api.quotas.checks import TenantQuotas
+from services.api.quotas.storage import StorageLedger
+from services.api.quotas.stream_slots import StreamSlots
+from services.api.quotas.submit_rate import SubmitRate
 from services.api.routes import contract, files, health, jobs, metrics, operations, queues, streams
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
@@ -49,6 +55,15 @@ async def _connect_broker(settings: ApiSettings) -> Publisher:
             await asyncio.sleep(1)
 
 
+def _tenant_quotas(settings: ApiSettings, redis: Redis) -> TenantQuotas:
+    return TenantQuotas(
+        submit_rate=SubmitRate(redis, rate=settings.tenant_submit_rate, burst=settings.tenant_submit_burst),
+        streams=StreamSlots(redis, limit=settings.tenant_max_streams),
+        storage=StorageLedger(redis, limit=settings.tenant_max_storage_bytes),
+        max_active_jobs=settings.tenant_max_active_jobs,
+    )
+
+
 def create_app(settings: ApiSettings) -> FastAPI:
     api_keys = ApiKeys(parse_api_keys(settings.api_keys))
 
@@ -59,14 +74,18 @@ def create_app(settings: ApiSettings) -> FastAPI:
         hub = UpdateHub(redis)
         hub.start()
         serve_metrics(settings.metrics_host, settings.metrics_port)  # 0: no internal listener
+        quotas = _tenant_quotas(settings, redis)
+        quotas.streams.start()
         app.state.store = JobStore(redis)
         app.state.control = JobControl(redis)
         app.state.publisher = publisher
-        app.state.files = FileCatalog(open_storage(settings.storage))
+        app.state.files = FileCatalog(open_storage(settings.storage), ttl=settings.file_ttl)
         app.state.hub = hub
+        app.state.quotas = quotas
         try:
             yield
         finally:
+            await quotas.streams.stop()
             await hub.stop()
             await publisher.close()
             await redis.aclose()
@@ -114,6 +133,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
+    @app.exception_handler(RedisOutOfMemoryError)  # at maxmemory with nothing left to evict
     async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
         log.warning("redis unavailable on %s %s: %r", request.method, request.url.path, exc)
         return JSONResponse(

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
@@ -45,3 +47,15 @@ class ApiSettings(MetricsSettings):
     @property
     def admins(self) -> frozenset[str]:
         return frozenset(filter(None, (t.strip() for t in self.admin_tenants.split(","))))
+
+    # Per-tenant limits (services/api/quotas/); 0 turns one off.
+    tenant_submit_rate: float = Field(50.0, ge=0, description="Job submissions per second a tenant sustains.")
+    tenant_submit_burst: int = Field(200, ge=0, description="Submissions a tenant may make at once.")
+    tenant_max_active_jobs: int = Field(10_000, ge=0, description="Jobs queued or running per tenant.")
+    tenant_max_streams: int = Field(256, ge=0, description="Open SSE and WebSocket streams per tenant.")
+    tenant_max_storage_bytes: int = Field(5_000_000_000, ge=0, description="Uploaded bytes kept per tenant.")
+    file_ttl_days: float = Field(30.0, ge=0, description="Days an upload lives; then it answers 404.")
+
+    @property
+    def file_ttl(self) -> timedelta | None:
+        return timedelta(days=self.file_ttl_days) if self.file_ttl_days > 0 else None

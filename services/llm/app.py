@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from propan import PropanApp
 from redis.asyncio import Redis
 
-from services.llm.assembly import build_limits, build_provider
+from services.llm.assembly import build_budget, build_limits, build_provider
 from services.llm.chunking import TiktokenTokenizer
 from services.llm.extraction import Extractor
 from services.llm.settings import LlmSettings
@@ -44,10 +44,11 @@ async def operations(settings: LlmSettings, redis: Redis) -> AsyncIterator[dict[
     source = TextSource(
         JobStore(redis), FileCatalog(open_storage(settings.storage)), max_pages=settings.max_file_pages
     )
+    budget = build_budget(settings, redis)
     try:
         yield {
-            "llm.summarize": Summarizer(provider, tokenizer, source, limits).run,
-            "llm.extract": Extractor(provider, tokenizer, source, limits).run,
+            "llm.summarize": Summarizer(provider, tokenizer, source, limits, budget).run,
+            "llm.extract": Extractor(provider, tokenizer, source, limits, budget).run,
         }
     finally:
         if provider is not None:

@@ -4,13 +4,15 @@ that tests build exactly what the worker builds."""
 import random
 
 from openai import AsyncOpenAI, Timeout
+from redis.asyncio import Redis
 
+from services.llm.budget import TokenBudget
 from services.llm.limits import Limits
 from services.llm.provider import OpenAIChatProvider
 from services.llm.resilience import ResilientProvider, RetryPolicy
 from services.llm.settings import LlmSettings
 
-__all__ = ["build_limits", "build_provider"]
+__all__ = ["build_budget", "build_limits", "build_provider"]
 
 
 def build_provider(settings: LlmSettings, rng: random.Random | None = None) -> ResilientProvider | None:
@@ -47,3 +49,9 @@ def build_limits(settings: LlmSettings) -> Limits:
         max_input_tokens=settings.max_input_tokens,
         max_repairs=settings.max_repairs,
     )
+
+
+def build_budget(settings: LlmSettings, redis: Redis) -> TokenBudget | None:
+    if settings.tenant_daily_tokens <= 0:
+        return None
+    return TokenBudget(redis, daily_tokens=settings.tenant_daily_tokens)

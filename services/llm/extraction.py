@@ -13,12 +13,10 @@ from typing import Any
 from jsonschema.protocols import Validator
 
 from services.llm import prompts
-from services.llm.accounting import UsageTally
-from services.llm.chunking import Tokenizer
-from services.llm.limits import Limits, split_input
+from services.llm.limits import split_input
 from services.llm.mapreduce import MapReduce
+from services.llm.operation import LlmOperation
 from services.llm.provider import ChatProvider, Message, ProviderError
-from services.llm.sources import TextSource
 from services.llm.summarization import provider_failure
 from shared.caller_schemas import SchemaRefused, errors_within, safe_validator
 from shared.schemas.llm import ExtractInput, ExtractResult
@@ -58,15 +56,7 @@ class _Repairs:
         self.count = 0
 
 
-class Extractor:
-    def __init__(
-        self, provider: ChatProvider | None, tokenizer: Tokenizer, source: TextSource, limits: Limits
-    ) -> None:
-        self._provider = provider
-        self._tokenizer = tokenizer
-        self._source = source
-        self._limits = limits
-
+class Extractor(LlmOperation):
     async def run(self, job: ExtractInput, ctx: JobContext) -> ExtractResult:
         if self._provider is None:
             raise JobFailure(
@@ -100,7 +90,7 @@ class Extractor:
         validator = safe_validator(schema)
         limit = self._chunk_limit(schema)
         pieces = await split_input(text, limit, limits, self._tokenizer)
-        tally = UsageTally(self._tokenizer)
+        tally = self._tally(ctx)
         repairs = _Repairs()
         # json_object mode only promises an object: ask for it only when an object is wanted.
         wants_object = schema.get("type") in (None, "object")
@@ -109,10 +99,9 @@ class Extractor:
             """A JSON answer: valid against the schema when final, well-formed JSON otherwise."""
             attempt_messages = messages
             for attempt in range(limits.max_repairs + 1):
-                completion = await provider.complete(
-                    attempt_messages, max_tokens=limits.max_output_tokens, json_output=wants_object
+                completion = await tally.complete(
+                    provider, attempt_messages, max_tokens=limits.max_output_tokens, json_output=wants_object
                 )
-                tally.add(attempt_messages, completion)
                 try:
                     value = parse_answer(completion.text)
                 except ValueError as exc:

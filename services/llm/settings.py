@@ -60,5 +60,11 @@ class LlmSettings(WorkerSettings):
     call_attempts: int = Field(6, ge=1, description="Attempts per call on 429, 5xx, timeouts, resets.")
     backoff_base: float = Field(1.0, gt=0, description="First retry delay; doubles per attempt, jittered.")
     backoff_max: float = Field(60.0, gt=0, description="Cap on one retry delay, Retry-After included.")
+    tenant_daily_tokens: int = Field(
+        2_000_000,
+        ge=0,
+        description="LLM tokens per tenant per UTC day; a job whose next call could pass it fails "
+        "with `quota_exceeded` before the call. 0: no limit.",
+    )
     max_repairs: int = Field(2, ge=0, description="Times llm.extract sends invalid JSON back to fix.")
     time_limit: float = Field(1800.0, gt=0, description="Seconds one attempt of an LLM job may run.")

@@ -3,13 +3,11 @@
 import asyncio
 
 from services.llm import prompts
-from services.llm.accounting import UsageTally
-from services.llm.chunking import Tokenizer
 from services.llm.extractive import EXTRACTIVE_MODEL, extractive_summary
-from services.llm.limits import Limits, split_input
+from services.llm.limits import split_input
 from services.llm.mapreduce import MapReduce
+from services.llm.operation import LlmOperation
 from services.llm.provider import ChatProvider, Message, ProviderError
-from services.llm.sources import TextSource
 from shared.schemas.llm import SummarizeInput, SummarizeResult, Usage
 from shared.worker import JobContext, JobFailure, TransientError
 
@@ -23,15 +21,7 @@ def provider_failure(error: ProviderError) -> JobFailure:
     return JobFailure(error.code, error.message)
 
 
-class Summarizer:
-    def __init__(
-        self, provider: ChatProvider | None, tokenizer: Tokenizer, source: TextSource, limits: Limits
-    ) -> None:
-        self._provider = provider
-        self._tokenizer = tokenizer
-        self._source = source
-        self._limits = limits
-
+class Summarizer(LlmOperation):
     async def run(self, job: SummarizeInput, ctx: JobContext) -> SummarizeResult:
         text = await self._source.text_of(job, ctx.command)
         if self._provider is None:
@@ -59,11 +49,10 @@ class Summarizer:
     ) -> SummarizeResult:
         limits, words = self._limits, self._limits.summary_words
         pieces = await split_input(text, limits.chunk_tokens, limits, self._tokenizer)
-        tally = UsageTally(self._tokenizer)
+        tally = self._tally(ctx)
 
         async def call(messages: list[Message]) -> str:
-            completion = await provider.complete(messages, max_tokens=limits.max_output_tokens)
-            tally.add(messages, completion)
+            completion = await tally.complete(provider, messages, max_tokens=limits.max_output_tokens)
             return completion.text.strip()
 
         async def summarize(number: int, count: int, piece: str) -> str:

@@ -28,6 +28,7 @@ class StoredFile(BaseModel):
                     "size": 482113,
                     "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
                     "created_at": "2026-01-01T12:00:00Z",
+                    "expires_at": "2026-01-31T12:00:00Z",
                 }
             ]
         }
@@ -39,3 +40,6 @@ class StoredFile(BaseModel):
     size: int = Field(ge=0, description="Bytes.")
     sha256: str = Field(description="Hex digest of the content.")
     created_at: datetime
+    expires_at: datetime | None = Field(
+        None, description="From then on the file answers 404 and is deleted; null: kept until deleted."
+    )

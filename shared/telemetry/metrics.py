@@ -3,7 +3,8 @@
 Workers record from the events they publish (`observe_job_event`), so every path of the
 runner (start, retry, failure, cancellation, success) is counted in one place; the API
 counts submissions and open streams. Labels stay bounded: operations, outcomes and error
-codes are fixed sets; tenants and job ids are never labels.
+codes are fixed sets; job ids are never labels. Tenants label only the per-tenant limit
+metrics: they are the configured tenants (API keys, broker tenant users), a bounded set.
 """
 
 import logging
@@ -21,6 +22,8 @@ __all__ = [
     "PROJECTED",
     "PUBLISH_FAILURES",
     "STREAMS_OPEN",
+    "TENANT_LIMITED",
+    "TENANT_LLM_TOKENS",
     "observe_job_event",
     "register_in_flight",
     "serve_metrics",
@@ -63,6 +66,15 @@ PROJECTED = Counter(
     "projector_events",
     "Job events the projector handled: applied, stale (duplicate or out of date), refused, invalid.",
     ["outcome"],
+)
+TENANT_LIMITED = Counter(
+    "tenant_limited",
+    "Requests or jobs refused because a tenant reached one of its limits (submit_rate, "
+    "active_jobs, streams, storage_bytes, llm_daily_tokens).",
+    ["tenant", "limit"],
+)
+TENANT_LLM_TOKENS = Counter(
+    "tenant_llm_tokens", "LLM tokens (prompt and completion) a tenant's jobs used.", ["tenant"]
 )
 STREAMS_OPEN = Gauge("api_streams_open", "Live event streams open on this API process.", ["transport"])
 

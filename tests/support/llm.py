@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from services.llm.assembly import build_limits, build_provider
+from services.llm.budget import TokenBudget
 from services.llm.chunking import TiktokenTokenizer
 from services.llm.extraction import Extractor
 from services.llm.settings import LlmSettings
@@ -51,10 +52,17 @@ def settings(base_url: str | None, **overrides: Any) -> LlmSettings:
 
 
 def summarizer(
-    config: LlmSettings, jobs: JobStore | None = None, files: FileCatalog | None = None
+    config: LlmSettings,
+    jobs: JobStore | None = None,
+    files: FileCatalog | None = None,
+    budget: TokenBudget | None = None,
 ) -> Summarizer:
-    return Summarizer(build_provider(config), TOKENIZER, TextSource(jobs, files), build_limits(config))
+    return Summarizer(
+        build_provider(config), TOKENIZER, TextSource(jobs, files), build_limits(config), budget
+    )
 
 
-def extractor(config: LlmSettings, jobs: JobStore | None = None) -> Extractor:
-    return Extractor(build_provider(config), TOKENIZER, TextSource(jobs), build_limits(config))
+def extractor(
+    config: LlmSettings, jobs: JobStore | None = None, budget: TokenBudget | None = None
+) -> Extractor:
+    return Extractor(build_provider(config), TOKENIZER, TextSource(jobs), build_limits(config), budget)

@@ -2,6 +2,8 @@
 
 import asyncio
 import hashlib
+import logging
+from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import BinaryIO
 
@@ -9,11 +11,13 @@ from fastapi import APIRouter, HTTPException, Response, UploadFile, status
 
 from services.api.deps import FilesDep, SettingsDep, TenantDep
 from services.api.errors import unavailable
-from shared.files import SNIFF_BYTES, FileMissing, detect_content_type
+from services.api.quotas.checks import QuotasDep, refusal
+from shared.files import SNIFF_BYTES, FileCatalog, FileMissing, detect_content_type, new_file_id
 from shared.schemas import SUPPORTED_CONTENT_TYPES, StoredFile
 from shared.storage import StorageUnavailable
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
+log = logging.getLogger(__name__)
 
 NOT_FOUND = "no such file"
 MULTIPART_OVERHEAD = 64 * 1024
@@ -42,14 +46,20 @@ def _display_name(filename: str | None) -> str:
     status_code=status.HTTP_201_CREATED,
     summary="Upload a file (multipart field `file`)",
     responses={
-        413: {"description": "Over the upload size limit"},
+        413: {"description": "Over the upload size limit, or the tenant's storage quota is full"},
         415: {"description": "Not a supported type (judged from the bytes)"},
         503: {"description": "File storage unavailable"},
     },
 )
 async def upload_file(
-    file: UploadFile, tenant: TenantDep, files: FilesDep, settings: SettingsDep, response: Response
+    file: UploadFile,
+    tenant: TenantDep,
+    files: FilesDep,
+    settings: SettingsDep,
+    quotas: QuotasDep,
+    response: Response,
 ) -> StoredFile:
+    """Kept for `API_FILE_TTL_DAYS` (see `expires_at`), counted in the tenant's storage quota."""
     content_type = detect_content_type(await file.read(SNIFF_BYTES))
     if content_type is None:
         raise HTTPException(
@@ -61,6 +71,18 @@ async def upload_file(
         raise HTTPException(
             status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, f"file exceeds {settings.max_upload_bytes} bytes"
         )
+    ledger = quotas.storage
+    file_id, created_at = new_file_id(), datetime.now(UTC)
+    reservation = await ledger.reserve(tenant, file_id, size, files.expiry(created_at))
+    await _remove_expired(files, tenant, reservation.expired)
+    if not reservation.taken:
+        raise refusal(
+            tenant,
+            "storage_bytes",
+            status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            f"storage quota full: this tenant keeps {reservation.used} of {ledger.limit} bytes and the "
+            f"file has {size}; delete files first",
+        )
     try:
         stored = await files.add(
             tenant,
@@ -69,9 +91,14 @@ async def upload_file(
             size=size,
             sha256=sha256,
             source=file.file,
+            file_id=file_id,
+            created_at=created_at,
         )
-    except StorageUnavailable as exc:
-        raise unavailable("file storage", exc) from exc
+    except BaseException as exc:
+        await ledger.release(tenant, file_id)
+        if isinstance(exc, StorageUnavailable):
+            raise unavailable("file storage", exc) from exc
+        raise
     response.headers["Location"] = f"/v1/files/{stored.id}"
     return stored
 
@@ -87,10 +114,21 @@ async def get_file(file_id: str, tenant: TenantDep, files: FilesDep) -> StoredFi
 
 
 @router.delete("/{file_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a file")
-async def delete_file(file_id: str, tenant: TenantDep, files: FilesDep) -> None:
+async def delete_file(file_id: str, tenant: TenantDep, files: FilesDep, quotas: QuotasDep) -> None:
     try:
         await files.delete(tenant, file_id)
     except FileMissing as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from exc
     except StorageUnavailable as exc:
         raise unavailable("file storage", exc) from exc
+    await quotas.storage.release(tenant, file_id)
+
+
+async def _remove_expired(files: FileCatalog, tenant: str, file_ids: list[str]) -> None:
+    """Delete the blobs of files the ledger has let go; one left behind is logged, not fatal
+    (it is already a 404 and no longer counts)."""
+    for file_id in file_ids:
+        try:
+            await files.remove(tenant, file_id)
+        except StorageUnavailable as exc:
+            log.warning("expired file %s of %s not deleted: %s", file_id, tenant, exc)

@@ -17,6 +17,7 @@ from services.api.deps import (
     TenantDep,
 )
 from services.api.errors import unavailable
+from services.api.quotas.checks import SUBMIT_LIMITS
 from services.api.streaming import UpdateHub
 from services.api.submission import SubmitJob, check_input_file, fingerprint, new_job
 from shared.messaging import PublishFailed
@@ -35,11 +36,13 @@ NOT_FOUND = "no such job"
     "",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Submit a job",
+    dependencies=SUBMIT_LIMITS,
     responses={
         401: {"description": "Missing or unknown API key"},
         404: {"description": "The input names a file the caller does not have"},
         413: {"description": "Body over the size limit"},
         422: {"description": "Unknown operation or invalid input; names the field"},
+        429: {"description": "The tenant's submission rate (with `Retry-After`) or active-jobs limit"},
         503: {"description": "The broker did not accept the job (nothing will run) or Redis is down"},
     },
 )

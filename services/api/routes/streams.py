@@ -15,8 +15,11 @@ from fastapi import (
 from fastapi.responses import StreamingResponse
 
 from services.api.deps import HubDep, JobIdDep, SettingsDep, StoreDep, StreamTenantDep
+from services.api.quotas.checks import STREAM_LIMITS, stream_refusal, stream_slot
 from services.api.routes.jobs import NOT_FOUND
-from services.api.streaming import StreamEvent, job_events, tenant_updates
+from services.api.settings import ApiSettings
+from services.api.streaming import StreamEvent, UpdateHub, job_events, tenant_updates
+from shared.readmodel import JobStore
 from shared.schemas.commands import is_job_id
 from shared.telemetry.metrics import STREAMS_OPEN
 
@@ -48,7 +51,11 @@ def _sse_response(items: AsyncIterator[StreamEvent | None]) -> StreamingResponse
     "/{job_id}/events",
     summary="Server-Sent Events: the job's state, then each event until it ends",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    dependencies=STREAM_LIMITS,
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        429: {"description": "The tenant has as many streams open as it may"},
+    },
 )
 async def stream_events(
     job_id: JobIdDep,
@@ -69,7 +76,11 @@ async def stream_events(
     "/events",
     summary="Server-Sent Events: each of the caller's jobs as it changes (for live lists)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    dependencies=STREAM_LIMITS,
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        429: {"description": "The tenant has as many streams open as it may"},
+    },
 )
 async def stream_tenant_updates(
     tenant: StreamTenantDep, store: StoreDep, hub: HubDep, settings: SettingsDep
@@ -91,7 +102,8 @@ async def stream_websocket(
 ) -> None:
     """The same events as `/events`, one JSON message each: `{"event", "id", "data"}`;
     keep-alives are `{"event": "keep-alive"}`. Closes with 1000 after the terminal event,
-    4401 on a missing or unknown key, 4404 for an unknown job."""
+    4401 on a missing or unknown key, 4404 for an unknown job, 4429 when the tenant has as
+    many streams open as it may."""
     await websocket.accept()  # before any close, so that clients see the close code
     try:
         tenant = websocket.app.state.api_keys.authenticate(websocket, access_token)
@@ -101,6 +113,22 @@ async def stream_websocket(
     if not is_job_id(job_id) or await store.get(tenant, job_id) is None:
         await websocket.close(code=4404, reason=NOT_FOUND)
         return
+    async with stream_slot(websocket, tenant) as held:
+        if not held:
+            await websocket.close(code=4429, reason=stream_refusal(websocket, tenant).detail)
+            return
+        await _send_events(websocket, store, hub, settings, tenant, job_id, last_event_id)
+
+
+async def _send_events(
+    websocket: WebSocket,
+    store: JobStore,
+    hub: UpdateHub,
+    settings: ApiSettings,
+    tenant: str,
+    job_id: str,
+    last_event_id: int | None,
+) -> None:
     events = job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=settings.keepalive_seconds)
     with STREAMS_OPEN.labels("websocket").track_inprogress(), contextlib.suppress(WebSocketDisconnect):
         async for item in events:
