@@ -16,6 +16,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from services.api.auth import ApiKeys, parse_api_keys
 from services.api.limits import BodySizeLimit
 from services.api.observability import RequestTelemetry
+from services.api.responses import method_not_allowed
 from services.api.routes import contract, files, health, jobs, metrics, operations, queues, streams
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
@@ -79,6 +80,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         "Jobs can also be submitted straight to RabbitMQ: the broker contract is the AsyncAPI document,"
         " [rendered](/asyncapi) or as [asyncapi.yaml](/asyncapi.yaml).",
         lifespan=lifespan,
+        exception_handlers={405: method_not_allowed},
     )
     app.add_middleware(
         BodySizeLimit,

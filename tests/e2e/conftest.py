@@ -19,7 +19,7 @@ from tests.support.processes import ServiceProcess, free_port, wait_ready
 from tools.broker.permissions import tenant_grant
 from tools.broker.rabbitmqctl import Rabbitmqctl
 
-KEYS = {"alpha": "key-alpha", "beta": "key-beta"}
+KEYS = {"alpha": "key-alpha", "beta": "key-beta", "conformance": "key-conformance-0123456789"}
 
 
 @dataclass

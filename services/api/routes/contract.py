@@ -9,6 +9,8 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
+from services.api.responses import error_responses
+
 __all__ = ["ASYNCAPI_PATH", "VIEWER_DIR", "router"]
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -45,7 +47,10 @@ _PAGE = """<!doctype html>
     "/asyncapi.yaml",
     summary="The AsyncAPI document: every exchange, queue and message on the broker",
     response_class=FileResponse,
-    responses={200: {"content": {"application/yaml": {}}}},
+    responses={
+        200: {"content": {"application/yaml": {}}},
+        **error_responses(meaning={404: "The file is missing from this build"}),
+    },
 )
 async def asyncapi_document() -> FileResponse:
     if not ASYNCAPI_PATH.is_file():

@@ -13,14 +13,16 @@ from fastapi import (
     status,
 )
 from fastapi.responses import StreamingResponse
+from pydantic import WithJsonSchema
 
 from services.api.deps import HubDep, SettingsDep, StoreDep, TenantDep
+from services.api.responses import error_responses
 from services.api.routes.jobs import NOT_FOUND
 from services.api.streaming import StreamEvent, job_events, tenant_updates
 from shared.telemetry.metrics import STREAMS_OPEN
 
-router = APIRouter(prefix="/v1/jobs", tags=["streams"])
-tenant_router = APIRouter(prefix="/v1", tags=["streams"])
+router = APIRouter(prefix="/v1/jobs", tags=["streams"], responses=error_responses(401, 503))
+tenant_router = APIRouter(prefix="/v1", tags=["streams"], responses=error_responses(401, 503))
 
 
 def _sse(item: StreamEvent | None) -> str:
@@ -47,7 +49,7 @@ def _sse_response(items: AsyncIterator[StreamEvent | None]) -> StreamingResponse
     "/{job_id}/events",
     summary="Server-Sent Events: the job's state, then each event until it ends",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={200: {"content": {"text/event-stream": {}}}, **error_responses(meaning={404: "No such job"})},
 )
 async def stream_events(
     job_id: str,
@@ -55,7 +57,11 @@ async def stream_events(
     store: StoreDep,
     hub: HubDep,
     settings: SettingsDep,
-    last_event_id: Annotated[int | None, Header(ge=0, description="Resume after this event id.")] = None,
+    last_event_id: Annotated[
+        int | None,
+        Header(ge=0, description="Resume after this event id."),
+        WithJsonSchema({"type": "integer", "minimum": 0}),  # absent, never `null`
+    ] = None,
 ) -> StreamingResponse:
     if await store.get(tenant, job_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
