@@ -26,19 +26,26 @@ def _header(description: str, *, required: bool = False, type_: str = "string") 
     return {"description": description, "required": required, "schema": {"type": type_}}
 
 
+_RETRY_AFTER = _header("Seconds to wait before trying again.", type_="integer")
+
 _ERRORS: dict[int, dict[str, Any]] = {
     400: {"description": "A body that cannot be parsed (not UTF-8 JSON, or broken multipart)"},
     401: {
         "description": "Missing or unknown API key",
         "headers": {"WWW-Authenticate": _header("`Bearer`", required=True)},
     },
+    403: {"description": "The key's tenant may not do this"},
     404: {"description": "Not found for the caller's tenant (another tenant's answers the same)"},
     409: {"description": "Conflicts with the resource's current state"},
     413: {"description": "Request body over the size limit"},
     415: {"description": "Not a supported file type (judged from the bytes)"},
+    429: {
+        "description": "A limit of the caller's tenant is reached",
+        "headers": {"Retry-After": _RETRY_AFTER},
+    },
     503: {
         "description": "A backing service (Redis, the broker or file storage) is unavailable",
-        "headers": {"Retry-After": _header("Seconds to wait before trying again.", type_="integer")},
+        "headers": {"Retry-After": _RETRY_AFTER},
     },
 }
 
