@@ -17,9 +17,11 @@ import os
 import re
 import sys
 
+import httpx
 import pytest
 
 from tests.e2e.conftest import KEYS, Stack
+from tests.support.chat_server import Reply, ScriptedChatServer
 from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +32,10 @@ MIN_CASES = 400
 
 
 @pytest.mark.timeout(300)
-async def test_the_api_does_what_its_openapi_document_says(stack: Stack) -> None:
+async def test_the_api_does_what_its_openapi_document_says(
+    stack: Stack, chat_server: ScriptedChatServer
+) -> None:
+    chat_server.reset(lambda request: Reply('{"summary": "generated"}'))
     env = {
         **os.environ,
         "API_KEY": KEYS["conformance"],
@@ -57,3 +62,18 @@ async def test_the_api_does_what_its_openapi_document_says(stack: Stack) -> None
     generated = re.search(r"(\d+) generated", report)
     assert generated is not None, report
     assert int(generated.group(1)) >= MIN_CASES, report
+    # The jobs it got accepted all end, as every accepted job must, before the next test.
+    async with stack.client("conformance") as client:
+        deadline = asyncio.get_running_loop().time() + 120
+        while unfinished := await _unfinished_jobs(client):
+            assert asyncio.get_running_loop().time() < deadline, f"never ended: {unfinished}"
+            await asyncio.sleep(1)
+
+
+async def _unfinished_jobs(client: httpx.AsyncClient) -> list[str]:
+    unfinished = []
+    for status in ("queued", "running"):
+        page = await client.get("/v1/jobs", params={"status": status, "limit": 200})
+        assert page.status_code == 200, page.text
+        unfinished += [job["id"] for job in page.json()["items"]]
+    return unfinished
