@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
-from starlette.routing import Match, Route
+from starlette.routing import Match
 
 __all__ = ["ErrorDetail", "created", "error_responses", "field_error", "link", "method_not_allowed"]
 
@@ -81,12 +81,18 @@ def field_error(loc: tuple[str, ...], type_: str, msg: str, value: Any) -> Reque
     return RequestValidationError([{"type": type_, "loc": loc, "msg": msg, "input": value}])
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+
+
 def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods
-    return sorted(methods)
+    """The methods some route fully matches on this path: asked of the routes themselves, as
+    the router asks them, so included routers (however FastAPI nests them) answer too."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
 
 
 async def method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
