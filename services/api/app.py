@@ -23,6 +23,7 @@ from services.api.quotas.checks import TenantQuotas
 from services.api.quotas.storage import StorageLedger
 from services.api.quotas.stream_slots import StreamSlots
 from services.api.quotas.submit_rate import SubmitRate
+from services.api.responses import method_not_allowed
 from services.api.routes import contract, files, health, jobs, metrics, operations, queues, streams
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
@@ -98,6 +99,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         "Jobs can also be submitted straight to RabbitMQ: the broker contract is the AsyncAPI document,"
         " [rendered](/asyncapi) or as [asyncapi.yaml](/asyncapi.yaml).",
         lifespan=lifespan,
+        exception_handlers={405: method_not_allowed},
     )
     app.state.settings = settings
     app.state.api_keys = api_keys

@@ -3,17 +3,28 @@
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal, Union
 from uuid import uuid4
 
 import anyio.to_thread
 from anyio import CapacityLimiter
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from shared.files import FileCatalog, FileMissing
 from shared.schemas import OPERATIONS, JobCommand, JobTimeline, Queued
+from shared.schemas.operations import Operation
 
 __all__ = ["SubmitJob", "check_input_file", "fingerprint", "new_job"]
 
@@ -22,16 +33,46 @@ __all__ = ["SubmitJob", "check_input_file", "fingerprint", "new_job"]
 _SLOW_CHECKS = CapacityLimiter(2)
 
 
-class SubmitJob(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"operation": "ner.entities", "input": {"text": "Barack Obama visited Paris."}}]
-        },
+def _literal(value: str) -> Any:
+    return Literal[value]
+
+
+def _operation_body(operation: Operation) -> type[BaseModel]:
+    """The body that submits one operation (`ner.entities` -> `SubmitNerEntities`)."""
+    return create_model(
+        "Submit" + "".join(part.title() for part in operation.name.split(".")),
+        __config__=ConfigDict(extra="forbid", title=f"Submit {operation.name}"),
+        __doc__=operation.description,
+        operation=(_literal(operation.name), ...),
+        input=(operation.input_model, ...),
     )
 
+
+_BODIES: Any = Union[tuple(_operation_body(op) for op in OPERATIONS.values())]  # noqa: UP007
+_DOCUMENTED_BODY: TypeAdapter[Any] = TypeAdapter(Annotated[_BODIES, Field(discriminator="operation")])
+
+
+_EXAMPLE = {"operation": "ner.entities", "input": {"text": "Barack Obama visited Paris."}}
+
+
+class SubmitJob(BaseModel):
+    """Read in two steps, the shape here and then `input` by the operation's own model
+    (`_validated_input`), so that an unknown operation or a bad input gets an error naming
+    its field. Documented as what those two steps accept: one body per operation,
+    discriminated by `operation`, each with its operation's input model."""
+
+    model_config = ConfigDict(extra="forbid")
+
     operation: str = Field(description="One of the operations listed in the description of this API.")
-    input: dict[str, Any] = Field(description="The operation's input; its schema is in `components`.")
+    input: dict[str, Any] = Field(description="The operation's input.")
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(_DOCUMENTED_BODY.core_schema)
+        schema.update(title=cls.__name__, examples=[_EXAMPLE])
+        return schema
 
 
 async def _validated_input(body: SubmitJob) -> dict[str, Any]:

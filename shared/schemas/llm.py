@@ -7,7 +7,9 @@ upload). Results always say which model produced them and how many tokens it too
 
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from shared.caller_schemas import check_schema
 from shared.schemas.commands import JobId
@@ -29,6 +31,17 @@ class _SourceInput(BaseModel):
     instructions: str | None = Field(
         default=None, max_length=4000, description="Extra guidance for the model (focus, tone, ...)."
     )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Say in the schema what `_exactly_one_source` checks: one source that is not null."""
+        schema = handler(core_schema)
+        handler.resolve_ref_schema(schema)["oneOf"] = [
+            {"required": [name], "properties": {name: {"type": "string"}}} for name in _SOURCES
+        ]
+        return schema
 
     @model_validator(mode="after")
     def _exactly_one_source(self) -> Self:

@@ -19,7 +19,11 @@ from tools.broker.permissions import tenant_grant
 from tools.broker.rabbitmqctl import Rabbitmqctl
 from tools.devstack import Launcher, Process, free_port, wait_ready
 
-KEYS = {"alpha": "key-alpha-0123456789", "beta": "key-beta-0123456789"}
+KEYS = {
+    "alpha": "key-alpha-0123456789",
+    "beta": "key-beta-0123456789",
+    "conformance": "key-conformance-0123456789",
+}
 
 
 @dataclass

@@ -113,7 +113,9 @@ async def test_idempotency_key_returns_the_same_job(alpha: httpx.AsyncClient) ->
         headers={"Idempotency-Key": "order-42"},
     )
     assert clash.status_code == 422
-    assert "Idempotency-Key" in clash.json()["detail"]
+    (error,) = clash.json()["detail"]
+    assert error["loc"] == ["header", "idempotency-key"]
+    assert "Idempotency-Key was already used" in error["msg"]
 
 
 async def test_bad_requests_get_clear_errors(stack: Stack, alpha: httpx.AsyncClient) -> None:

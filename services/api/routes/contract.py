@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 from services.api.page_security import viewer_policy
+from services.api.responses import error_responses
 
 __all__ = ["ASYNCAPI_PATH", "VIEWER_DIR", "router"]
 
@@ -60,7 +61,10 @@ def _page() -> tuple[str, str]:
     "/asyncapi.yaml",
     summary="The AsyncAPI document: every exchange, queue and message on the broker",
     response_class=FileResponse,
-    responses={200: {"content": {"application/yaml": {}}}},
+    responses={
+        200: {"content": {"application/yaml": {}}},
+        **error_responses(meaning={404: "The file is missing from this build"}),
+    },
 )
 async def asyncapi_document() -> FileResponse:
     if not ASYNCAPI_PATH.is_file():

@@ -12,11 +12,12 @@ from fastapi import APIRouter, HTTPException, Response, UploadFile, status
 from services.api.deps import FilesDep, SettingsDep, TenantDep
 from services.api.errors import unavailable
 from services.api.quotas.checks import QuotasDep, refusal
+from services.api.responses import created, error_responses, link
 from shared.files import SNIFF_BYTES, FileCatalog, FileMissing, detect_content_type, new_file_id
 from shared.schemas import SUPPORTED_CONTENT_TYPES, StoredFile
 from shared.storage import StorageUnavailable
 
-router = APIRouter(prefix="/v1/files", tags=["files"])
+router = APIRouter(prefix="/v1/files", tags=["files"], responses=error_responses(401, 503))
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "no such file"
@@ -46,9 +47,24 @@ def _display_name(filename: str | None) -> str:
     status_code=status.HTTP_201_CREATED,
     summary="Upload a file (multipart field `file`)",
     responses={
-        413: {"description": "Over the upload size limit, or the tenant's storage quota is full"},
-        415: {"description": "Not a supported type (judged from the bytes)"},
-        503: {"description": "File storage unavailable"},
+        201: created(
+            "file",
+            GetFile=link("GET", "/v1/files/{file_id}", file_id="$response.body#/id"),
+            DeleteFile=link("DELETE", "/v1/files/{file_id}", file_id="$response.body#/id"),
+        ),
+        **error_responses(
+            400, 415, meaning={413: "Over the upload size limit, or the tenant's storage quota is full"}
+        ),
+    },
+    # What the upload is judged by: its bytes must be one of these types (415 otherwise).
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "encoding": {"file": {"contentType": ", ".join(SUPPORTED_CONTENT_TYPES)}}
+                }
+            }
+        }
     },
 )
 async def upload_file(
@@ -103,7 +119,9 @@ async def upload_file(
     return stored
 
 
-@router.get("/{file_id}", summary="A file's metadata")
+@router.get(
+    "/{file_id}", summary="A file's metadata", responses=error_responses(meaning={404: "No such file"})
+)
 async def get_file(file_id: str, tenant: TenantDep, files: FilesDep) -> StoredFile:
     try:
         return await files.info(tenant, file_id)
@@ -113,7 +131,12 @@ async def get_file(file_id: str, tenant: TenantDep, files: FilesDep) -> StoredFi
         raise unavailable("file storage", exc) from exc
 
 
-@router.delete("/{file_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a file")
+@router.delete(
+    "/{file_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a file",
+    responses=error_responses(meaning={404: "No such file"}),
+)
 async def delete_file(file_id: str, tenant: TenantDep, files: FilesDep, quotas: QuotasDep) -> None:
     try:
         await files.delete(tenant, file_id)

@@ -9,7 +9,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Broker and Redis answer (503 otherwise)")
+@router.get(
+    "/readyz",
+    summary="Broker and Redis answer (503 otherwise)",
+    responses={503: {"description": "Not ready: the same body, saying which one is unavailable"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     state = request.app.state
     checks = {"broker": "ok" if state.publisher.is_connected else "unavailable"}

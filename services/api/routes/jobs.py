@@ -18,6 +18,7 @@ from services.api.deps import (
 )
 from services.api.errors import unavailable
 from services.api.quotas.checks import SUBMIT_LIMITS
+from services.api.responses import created, error_responses, field_error, link
 from services.api.streaming import UpdateHub
 from services.api.submission import SubmitJob, check_input_file, fingerprint, new_job
 from shared.messaging import PublishFailed
@@ -26,7 +27,7 @@ from shared.schemas import JobPage, JobRef, JobStatus, JobTimeline, JobView, Pro
 from shared.telemetry.logs import log_job_event
 from shared.telemetry.metrics import PUBLISH_FAILURES, observe_job_event
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=error_responses(401, 503))
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "no such job"
@@ -38,12 +39,22 @@ NOT_FOUND = "no such job"
     summary="Submit a job",
     dependencies=SUBMIT_LIMITS,
     responses={
-        401: {"description": "Missing or unknown API key"},
-        404: {"description": "The input names a file the caller does not have"},
-        413: {"description": "Body over the size limit"},
-        422: {"description": "Unknown operation or invalid input; names the field"},
-        429: {"description": "The tenant's submission rate (with `Retry-After`) or active-jobs limit"},
-        503: {"description": "The broker did not accept the job (nothing will run) or Redis is down"},
+        202: created(
+            "job",
+            GetJob=link("GET", "/v1/jobs/{job_id}", job_id="$response.body#/id"),
+            FollowJob=link("GET", "/v1/jobs/{job_id}/events", job_id="$response.body#/id"),
+            CancelJob=link("POST", "/v1/jobs/{job_id}/cancel", job_id="$response.body#/id"),
+        ),
+        **error_responses(
+            400,
+            413,
+            meaning={
+                429: "The tenant's submission rate (with `Retry-After`) or active-jobs limit is reached",
+                404: "The input names a file the caller does not have",
+                409: "A submission with this Idempotency-Key is still in progress",
+                503: "The broker did not accept the job (nothing will run), or Redis is unavailable",
+            },
+        ),
     },
 )
 async def submit_job(
@@ -70,7 +81,12 @@ async def submit_job(
         if seen is not None:
             job_id, seen_digest = seen
             if seen_digest != digest:
-                raise HTTPException(422, "Idempotency-Key was already used with a different body")
+                raise field_error(
+                    ("header", "idempotency-key"),
+                    "idempotency_key_reused",
+                    "Idempotency-Key was already used with a different body",
+                    idempotency_key,
+                )
             existing = await _wait_for_record(store, hub, tenant, job_id, settings.publish_timeout)
             if existing is None:
                 raise HTTPException(409, "a submission with this Idempotency-Key is still in progress")
@@ -126,7 +142,7 @@ async def _wait_for_record(
     "/{job_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Cancel a job",
-    responses={404: {"description": "No such job"}, 409: {"description": "The job has already ended"}},
+    responses=error_responses(meaning={404: "No such job", 409: "The job has already ended"}),
 )
 async def cancel_job(
     job_id: JobIdDep, tenant: TenantDep, store: StoreDep, control: ControlDep, settings: SettingsDep
@@ -163,7 +179,11 @@ async def list_jobs(
     return JobPage(items=items, next_cursor=next_cursor)
 
 
-@router.get("/{job_id}", summary="A job's status, progress, result or error")
+@router.get(
+    "/{job_id}",
+    summary="A job's status, progress, result or error",
+    responses=error_responses(meaning={404: "No such job"}),
+)
 async def get_job(job_id: JobIdDep, tenant: TenantDep, store: StoreDep) -> JobView:
     view = await store.get(tenant, job_id)
     if view is None:

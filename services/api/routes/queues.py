@@ -6,9 +6,10 @@ from pydantic import BaseModel, Field
 
 from services.api.deps import AdminDep
 from services.api.errors import unavailable
+from services.api.responses import error_responses
 from shared.schemas.topology import QUEUES
 
-router = APIRouter(prefix="/v1/queues", tags=["queues"])
+router = APIRouter(prefix="/v1/queues", tags=["queues"], responses=error_responses(401, 503))
 
 
 class QueueView(BaseModel):

@@ -13,9 +13,11 @@ from fastapi import (
     status,
 )
 from fastapi.responses import StreamingResponse
+from pydantic import WithJsonSchema
 
 from services.api.deps import HubDep, JobIdDep, SettingsDep, StoreDep, StreamTenantDep
 from services.api.quotas.checks import STREAM_LIMITS, stream_refusal, stream_slot
+from services.api.responses import error_responses
 from services.api.routes.jobs import NOT_FOUND
 from services.api.settings import ApiSettings
 from services.api.streaming import StreamEvent, UpdateHub, job_events, tenant_updates
@@ -23,8 +25,8 @@ from shared.readmodel import JobStore
 from shared.schemas.commands import is_job_id
 from shared.telemetry.metrics import STREAMS_OPEN
 
-router = APIRouter(prefix="/v1/jobs", tags=["streams"])
-tenant_router = APIRouter(prefix="/v1", tags=["streams"])
+router = APIRouter(prefix="/v1/jobs", tags=["streams"], responses=error_responses(401, 503))
+tenant_router = APIRouter(prefix="/v1", tags=["streams"], responses=error_responses(401, 503))
 
 
 def _sse(item: StreamEvent | None) -> str:
@@ -54,7 +56,7 @@ def _sse_response(items: AsyncIterator[StreamEvent | None]) -> StreamingResponse
     dependencies=STREAM_LIMITS,
     responses={
         200: {"content": {"text/event-stream": {}}},
-        429: {"description": "The tenant has as many streams open as it may"},
+        **error_responses(meaning={404: "No such job", 429: "The tenant has as many streams open as it may"}),
     },
 )
 async def stream_events(
@@ -63,7 +65,11 @@ async def stream_events(
     store: StoreDep,
     hub: HubDep,
     settings: SettingsDep,
-    last_event_id: Annotated[int | None, Header(ge=0, description="Resume after this event id.")] = None,
+    last_event_id: Annotated[
+        int | None,
+        Header(ge=0, description="Resume after this event id."),
+        WithJsonSchema({"type": "integer", "minimum": 0}),  # absent, never `null`
+    ] = None,
 ) -> StreamingResponse:
     if await store.get(tenant, job_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
@@ -79,7 +85,7 @@ async def stream_events(
     dependencies=STREAM_LIMITS,
     responses={
         200: {"content": {"text/event-stream": {}}},
-        429: {"description": "The tenant has as many streams open as it may"},
+        **error_responses(meaning={429: "The tenant has as many streams open as it may"}),
     },
 )
 async def stream_tenant_updates(
