@@ -41,6 +41,8 @@ message's `user_id` is a platform user (anyone else's copy of the header is igno
 
 
 class IdentitySettings(BaseSettings):
+    """Read by the workers, the projector and `make broker-users`."""
+
     model_config = SettingsConfigDict(extra="ignore")
 
     platform_broker_users: str = Field(

@@ -9,8 +9,8 @@ __all__ = ["ApiSettings"]
 class ApiSettings(CommonSettings):
     model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8000, description="Port the API listens on.")
     api_keys: str = Field(
         "",
         validation_alias=AliasChoices("JOBS_API_KEYS"),
