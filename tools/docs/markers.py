@@ -1,6 +1,8 @@
 """Generated parts of hand-written Markdown, kept between a pair of HTML comments."""
 
-__all__ = ["replace_between"]
+from pathlib import Path
+
+__all__ = ["replace_between", "write_between"]
 
 
 def replace_between(text: str, name: str, generated: str) -> str:
@@ -15,3 +17,12 @@ def replace_between(text: str, name: str, generated: str) -> str:
     if not newline or not found_end:
         raise ValueError(f"marker {end} not found after {start}")
     return f"{head}{start}{start_line}\n{generated.strip()}\n{end}{tail}"
+
+
+def write_between(path: Path, name: str, generated: str) -> None:
+    """Put `generated` between the markers in `path`, keeping the hand-written text around them;
+    a file without the markers (or no file) becomes just the generated text between them."""
+    text = path.read_text() if path.exists() else ""
+    if f"<!-- {name}:start" not in text:
+        text = f"<!-- {name}:start -->\n<!-- {name}:end -->\n"
+    path.write_text(replace_between(text, name, generated))
