@@ -12,7 +12,7 @@ broker users may submit jobs:
 
 Any other command is refused: no `user_id`, an unknown user, or a tenant user naming
 another tenant. The default trusts `guest`, the only user of a development broker,
-so `make run` works unchanged; production sets both variables (see the README).
+so `make run` works unchanged; production sets both variables (see docs/contract.md).
 
 Workers re-publish commands themselves (delayed retries, leases, handing a delivery
 back on shutdown), so their users are platform users too. A worker that hands back a
