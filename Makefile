@@ -61,8 +61,9 @@ lint: install docs-check  ## ruff (lint and format), mypy and the generated docs
 docs: install  ## regenerate the configuration table in docs/operations.md from the Settings classes
 	$(RUN) python -m tools.docs.settings_table
 
-docs-check: install  ## fail if the configuration table in docs/operations.md is stale (part of lint)
+docs-check: install  ## fail if the configuration table is stale or a relative link in the docs is broken (part of lint)
 	$(RUN) python -m tools.docs.settings_table --check
+	$(RUN) python -m tools.docs.links
 
 bench-ocr: install  ## OCR pages per second through the whole system vs the engine directly (not a test)
 	$(RUN) python scripts/bench_ocr.py
