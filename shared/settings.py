@@ -19,13 +19,13 @@ class CommonSettings(BaseSettings):
 
     amqp_url: str = Field(
         "amqp://guest:guest@127.0.0.1:5672/",
-        validation_alias=AliasChoices("AMQP_URL"),
         description="RabbitMQ; its user is the `user_id` the service publishes with.",
+        validation_alias=AliasChoices("AMQP_URL"),
     )
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",
-        validation_alias=AliasChoices("REDIS_URL"),
         description="Redis: the read model, cancel requests and leases.",
+        validation_alias=AliasChoices("REDIS_URL"),
     )
     publish_timeout: float = Field(
         10.0, description="Seconds to wait for a publisher confirm before giving up."
