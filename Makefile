@@ -18,7 +18,7 @@ VIEWER_PKG := tools/asyncapi/node_modules/@asyncapi/react-component
 
 
 .PHONY: install system-packages run test test-unit test-contract test-integration test-e2e test-faults lint format check clean \
-	asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr ocr-testset \
+	docs docs-check asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr ocr-testset \
 	bench bench-scale bench-sse bench-baseline
 
 $(UV):
@@ -61,11 +61,18 @@ test-faults: install  ## fault injection against a throwaway RabbitMQ node and R
 PROPAN_MODULES := $(filter-out services/api/%,$(wildcard services/*/app.py services/*/handlers.py \
 	services/*/__main__.py)) services/propan_wiring.py tools/asyncapi/propan_reader.py
 
-lint: install  ## ruff (lint and format) and mypy, as CI runs them
+lint: install docs-check  ## ruff (lint and format), mypy (both environments) and the generated docs, as CI runs them
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
 	$(RUN) mypy --python-executable .venvs/asyncapi/bin/python --cache-dir .mypy_cache/propan $(PROPAN_MODULES)
+
+docs: install  ## regenerate the configuration table in docs/operations.md from the Settings classes
+	$(RUN) python -m tools.docs.settings_table
+
+docs-check: install  ## fail if the configuration table is stale or a relative link in the docs is broken (part of lint)
+	$(RUN) python -m tools.docs.settings_table --check
+	$(RUN) python -m tools.docs.links
 
 bench-ocr: install  ## OCR pages per second through the whole system vs the engine directly (not a test)
 	$(RUN) python scripts/bench_ocr.py

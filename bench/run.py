@@ -6,7 +6,7 @@ usage: python -m bench.run [--jobs N] [--concurrency C] [--scale 1000,10000] [--
 Runs, in order: the compute ceiling (bench/ceiling.py in its own process); this system
 (bench/loadgen.py against it, then Redis memory per finished job, then the scale runs);
 the Celery baseline (the same loadgen, the same N and concurrency). Prints one table and,
-with --docs, rewrites that file with the machine, the commands and the results.
+with --docs, rewrites the generated part of that file (machine, command, results; notes below stay).
 """
 
 import argparse
@@ -23,8 +23,9 @@ from typing import Any, TypeVar
 
 from bench.profiling import Profiler
 from bench.readmodel_stats import read_model_stats
-from bench.report import Results, render_markdown, render_table
+from bench.report import GENERATED, Results, render_markdown, render_table
 from bench.stacks import ROOT, CeleryStack, JobsStack, cpu_seconds, peak_rss_mb, shared_server_cpu
+from tools.docs.markers import write_between
 
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/jobs-bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/11"
@@ -147,11 +148,8 @@ def main() -> int:
     print()
     print(render_table(results))
     if args.docs:
-        args.docs.write_text(
-            render_markdown(
-                results, " ".join(a for a in sys.argv[1:] if a != "--docs" and a != str(args.docs))
-            )
-        )
+        given = " ".join(a for a in sys.argv[1:] if a != "--docs" and a != str(args.docs))
+        write_between(args.docs, GENERATED, render_markdown(results, given))
         print(f"\nwrote {args.docs}")
     return 0
 

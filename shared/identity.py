@@ -12,7 +12,7 @@ broker users may submit jobs:
 
 Any other command is refused: no `user_id`, an unknown user, or a tenant user naming
 another tenant. The default trusts `guest`, the only user of a development broker,
-so `make run` works unchanged; production sets both variables (see the README).
+so `make run` works unchanged; production sets both variables (see docs/contract.md).
 
 Workers re-publish commands themselves (delayed retries, leases, handing a delivery
 back on shutdown), so their users are platform users too. A worker that hands back a
@@ -41,6 +41,8 @@ message's `user_id` is a platform user (anyone else's copy of the header is igno
 
 
 class IdentitySettings(BaseSettings):
+    """Read by the workers, the projector and `make broker-users`."""
+
     model_config = SettingsConfigDict(extra="ignore")
 
     platform_broker_users: str = Field(

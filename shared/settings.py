@@ -13,14 +13,26 @@ __all__ = ["CommonSettings", "ConsumerSettings", "MetricsSettings", "WorkerSetti
 
 
 class CommonSettings(BaseSettings):
+    """Every service reads these: the API, every worker and the projector."""
+
     model_config = SettingsConfigDict(extra="ignore")
 
-    amqp_url: str = Field("amqp://guest:guest@127.0.0.1:5672/", validation_alias=AliasChoices("AMQP_URL"))
-    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL"))
+    amqp_url: str = Field(
+        "amqp://guest:guest@127.0.0.1:5672/",
+        description="RabbitMQ; its user is the `user_id` the service publishes with.",
+        validation_alias=AliasChoices("AMQP_URL"),
+    )
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis: the read model, cancel requests and leases.",
+        validation_alias=AliasChoices("REDIS_URL"),
+    )
     publish_timeout: float = Field(
         10.0, description="Seconds to wait for a publisher confirm before giving up."
     )
-    log_level: str = Field("INFO", validation_alias=AliasChoices("LOG_LEVEL"))
+    log_level: str = Field(
+        "INFO", validation_alias=AliasChoices("LOG_LEVEL"), description="Python logging level name."
+    )
     log_format: Literal["auto", "json", "text"] = Field(
         "auto",
         validation_alias=AliasChoices("LOG_FORMAT"),

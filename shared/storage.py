@@ -47,16 +47,18 @@ class BlobStorage(Protocol):
 
 
 class StorageSettings(BaseSettings):
+    """Read by the API and the OCR and LLM workers, which must all see the same storage."""
+
     model_config = SettingsConfigDict(env_prefix="STORAGE_", extra="ignore")
 
     backend: Literal["local", "s3"] = Field("local", description="`local` directory or `s3`-compatible.")
     dir: Path = Field(Path("data/files"), description="Local backend: the directory all services share.")
-    s3_bucket: str = ""
+    s3_bucket: str = Field("", description="S3 backend: the bucket (it must exist).")
     s3_prefix: str = Field("", description="Key prefix inside the bucket, e.g. `jobs/`.")
     s3_endpoint_url: str | None = Field(None, description="MinIO/Ceph/moto URL; unset for AWS S3.")
-    s3_region: str | None = None
+    s3_region: str | None = Field(None, description="S3 backend: the region, e.g. `us-east-1`.")
     s3_access_key_id: str | None = Field(None, description="Unset: boto3's usual credential chain.")
-    s3_secret_access_key: str | None = None
+    s3_secret_access_key: str | None = Field(None, description="Unset: boto3's usual credential chain.")
 
 
 class LocalStorage:

@@ -16,8 +16,8 @@ class ApiSettings(MetricsSettings):
         default_factory=StorageSettings, description="Where uploads live (`STORAGE_*` variables)."
     )
 
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8000, description="Port the API listens on.")
     api_keys: str = Field(
         "",
         validation_alias=AliasChoices("JOBS_API_KEYS"),

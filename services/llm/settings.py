@@ -36,7 +36,7 @@ class LlmSettings(WorkerSettings):
         description="Ask llm.extract calls for `response_format: json_object`; turn off for servers "
         "without it (the answer is validated and repaired either way).",
     )
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature of every call.")
     max_file_pages: int = Field(
         500, ge=1, description="A PDF input (`file_id`) with more pages fails with `too_many_pages`."
     )
@@ -55,7 +55,7 @@ class LlmSettings(WorkerSettings):
     # Behaviour under faults. Seconds unless said otherwise.
     concurrency: int = Field(4, ge=1, description="Provider calls in flight per worker process.")
     call_timeout: float = Field(120.0, gt=0, description="Longest one call may take, streaming included.")
-    connect_timeout: float = Field(10.0, gt=0)
+    connect_timeout: float = Field(10.0, gt=0, description="Longest wait to connect to the provider.")
     read_timeout: float = Field(60.0, gt=0, description="Longest silence between two streamed chunks.")
     call_attempts: int = Field(6, ge=1, description="Attempts per call on 429, 5xx, timeouts, resets.")
     backoff_base: float = Field(1.0, gt=0, description="First retry delay; doubles per attempt, jittered.")

@@ -27,7 +27,7 @@ class NerSettings(WorkerSettings):
         32,
         description="Most texts (or chunks) per `nlp.pipe` batch. Larger batches hardly add "
         "throughput past 32 and hold every job of a batch back until the whole batch is done "
-        "(bench/README.md).",
+        "(docs/benchmarks-sse.md).",
     )
     batch_wait: float = Field(
         0.005,

@@ -27,7 +27,8 @@ class OcrSettings(WorkerSettings):
     concurrency: int = Field(
         default_factory=lambda: os.cpu_count() or 1,
         ge=1,
-        description="Pages OCRed at once per process (threads), across all its jobs.",
+        description="Pages OCRed at once per process (threads), across all its jobs; "
+        "default: the number of CPUs.",
     )
     engine_threads: int = Field(
         1, ge=1, description="ONNX Runtime threads per page; concurrency x this should match the cores."
