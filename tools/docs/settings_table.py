@@ -140,6 +140,9 @@ def _section(cls: type[BaseSettings], classes: list[type[BaseSettings]], missing
         lines += [" ".join(intro.split()), ""]
     lines += ["| variable | type | default | meaning |", "|---|---|---|---|"]
     own = [name for name in inspect.get_annotations(cls) if name in cls.model_fields]  # in source order
+    # A field holding other settings (`identity`, `storage`) is read from that class's own
+    # variables, which have their own table: no variable of its own to list here.
+    own = [name for name in own if not _is_settings(cls.model_fields[name].annotation)]
     for name in own:
         field = cls.model_fields[name]
         if not field.description:
@@ -180,6 +183,10 @@ def main() -> int:
     sys.stdout.writelines(difflib.unified_diff(current.splitlines(True), wanted.splitlines(True), str(name)))
     print(f"\n{name} is stale: run `make docs` and commit it", file=sys.stderr)
     return 1
+
+
+def _is_settings(annotation: object) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseSettings)
 
 
 if __name__ == "__main__":
