@@ -34,7 +34,7 @@ _ERRORS: dict[int, dict[str, Any]] = {
         "description": "Missing or unknown API key",
         "headers": {"WWW-Authenticate": _header("`Bearer`", required=True)},
     },
-    403: {"description": "The key's tenant may not do this"},
+    403: {"description": "The key's tenant is not in API_ADMIN_TENANTS (admin keys only)"},
     404: {"description": "Not found for the caller's tenant (another tenant's answers the same)"},
     409: {"description": "Conflicts with the resource's current state"},
     413: {"description": "Request body over the size limit"},

@@ -111,7 +111,8 @@ def service_env(
         "AMQP_URL": infra.amqp_url,
         "REDIS_URL": infra.redis_url,
         "JOBS_API_KEYS": ",".join(f"{t}:{k}" for t, k in KEYS.items()),
-        "API_ADMIN_TENANTS": "alpha",  # the platform's numbers (/v1/queues) for alpha only
+        # the platform's numbers (/v1/queues) for alpha, and for the conformance run to reach them
+        "API_ADMIN_TENANTS": "alpha,conformance",
         # the development broker's guest stays the platform's user (the default); one tenant user
         "JOBS_BROKER_TENANTS": f"{direct_publishers['alpha'].name}:alpha",
         "NER_CHUNK_CHARS": "2000",

@@ -105,6 +105,7 @@ def test_last_event_id_is_documented_as_the_server_reads_it() -> None:
         ("post", "/v1/files", {"201", "400", "401", "413", "415", "422", "503"}),
         ("get", "/v1/files/{file_id}", {"200", "401", "404", "503"}),
         ("delete", "/v1/files/{file_id}", {"204", "401", "404", "503"}),
+        ("get", "/v1/queues", {"200", "401", "403", "503"}),
     ],
 )
 def test_every_status_a_route_answers_is_documented(method: str, path: str, statuses: set[str]) -> None:

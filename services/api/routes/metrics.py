@@ -3,6 +3,7 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from services.api.deps import AdminDep
+from services.api.responses import error_responses
 
 router = APIRouter(tags=["health"])
 
@@ -12,7 +13,7 @@ router = APIRouter(tags=["health"])
     "/metrics",
     summary="Prometheus metrics of this API process (admin keys only)",
     response_class=Response,
-    responses={403: {"description": "The key's tenant is not in API_ADMIN_TENANTS"}},
+    responses=error_responses(401, 403),
 )
 async def metrics(_: AdminDep) -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

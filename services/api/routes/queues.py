@@ -21,7 +21,7 @@ class QueueView(BaseModel):
 @router.get(
     "",
     summary="Depth and consumers of every job queue and dead-letter queue (admin keys only)",
-    responses={403: {"description": "The key's tenant is not in API_ADMIN_TENANTS"}},
+    responses=error_responses(403),
 )
 async def list_queues(request: Request, _: AdminDep) -> list[QueueView]:
     """Platform-wide numbers (no tenant's data, but about everyone's load): what the broker
