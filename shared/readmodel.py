@@ -55,9 +55,11 @@ _STATUS_BY_EVENT = {
 # no-ops, terminal states are absorbing, a terminal event is never dropped for its
 # number (it is renumbered after the last applied one), and an event naming another
 # tenant than the job's record is refused. Returns 1 when applied, 0 when not, -1 on
-# a tenant mismatch.
+# a tenant mismatch. The tenant's active count goes up when a job's record is created in a
+# non-terminal state and down when it reaches a terminal one: each once per job, since a
+# terminal state is absorbing (never below 0: records older than the count never added).
 _APPLY = """
-local job, log, index, result_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local job, log, index, result_key, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local status, seq = ARGV[1], tonumber(ARGV[2])
 local tenant, operation, created_at, member = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local entry, ttl, channel, job_id = ARGV[7], tonumber(ARGV[8]), ARGV[9], ARGV[10]
@@ -73,10 +75,12 @@ if cur[1] then
     if not terminal[status] then return 0 end
     seq = last + 1
   end
+  if terminal[status] and redis.call('DECR', active) < 0 then redis.call('SET', active, 0) end
 else
   redis.call('HSET', job, 'tenant', tenant, 'operation', operation, 'created_at', created_at,
              'attempts', '0', 'fraction', '0')
   redis.call('ZADD', index, 0, member)
+  if not terminal[status] then redis.call('INCR', active) end
 end
 redis.call('HSET', job, 'status', status, 'seq', string.format('%d', seq))
 local i = 14
@@ -227,7 +231,13 @@ class JobStore:
             for name, value in fields.items():
                 args += [name, value]
         key = self._job_key(event.job_id)
-        return [key, f"{key}:log", self._index_key(event.tenant), f"{key}:result"], args
+        return [
+            key,
+            f"{key}:log",
+            self._index_key(event.tenant),
+            f"{key}:result",
+            self._active_key(event.tenant),
+        ], args
 
     async def get(self, tenant: str, job_id: str) -> JobView | None:
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -21,7 +21,7 @@ from tools.devstack import ServiceProcess, free_port, wait_ready
 
 pytestmark = pytest.mark.e2e
 
-TENANTS = ("rate-a", "rate-b", "streams-a", "streams-b", "files", "active", "quota")
+TENANTS = ("rate-a", "rate-b", "streams-a", "streams-b", "files", "active", "active-b", "quota")
 BURST = 5
 MAX_STREAMS = 2
 MAX_STORAGE = 3000
@@ -35,9 +35,11 @@ def key(tenant: str) -> str:
 
 
 class Limited:
-    def __init__(self, base_url: str, process: ServiceProcess) -> None:
+    def __init__(self, base_url: str, metrics_url: str, process: ServiceProcess) -> None:
         self.base_url = base_url
+        self.metrics_url = metrics_url
         self.process = process
+        self.active: Limited
 
     def client(self, tenant: str) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -50,34 +52,51 @@ class Limited:
     async def limited(self, tenant: str, limit: str) -> float:
         """`tenant_limited{tenant, limit}` from this API's /metrics."""
         async with httpx.AsyncClient() as client:
-            text = (await client.get(f"{self.base_url}/metrics")).text
+            text = (await client.get(self.metrics_url)).text
         wanted = f'tenant_limited_total{{limit="{limit}",tenant="{tenant}"}}'
         return next((float(line.split()[-1]) for line in text.splitlines() if line.startswith(wanted)), 0.0)
 
 
-@pytest.fixture(scope="module")
-def limited(stack: Stack, service_env: dict[str, str], log_dir: Path) -> Iterator[Limited]:
-    port = free_port()
+def start_limited(name: str, limits: dict[str, str], service_env: dict[str, str], log_dir: Path) -> Limited:
+    port, metrics_port = free_port(), free_port()
     env = {
         **service_env,
         "API_PORT": str(port),
+        "API_METRICS_PORT": str(metrics_port),
         "JOBS_API_KEYS": ",".join(f"{t}:{key(t)}" for t in TENANTS),
-        "API_TENANT_SUBMIT_RATE": "0.5",
-        "API_TENANT_SUBMIT_BURST": str(BURST),
-        "API_TENANT_MAX_STREAMS": str(MAX_STREAMS),
-        "API_TENANT_MAX_STORAGE_BYTES": str(MAX_STORAGE),
-        "API_FILE_TTL_DAYS": repr(FILE_TTL_SECONDS / 86400),
-        "API_TENANT_MAX_ACTIVE_JOBS": str(MAX_ACTIVE),
+        **limits,
     }
-    logs = log_dir / "limited"
-    logs.mkdir(exist_ok=True)
-    process = ServiceProcess("api", env, logs).start()
-    api = Limited(f"http://127.0.0.1:{port}", process)
+    process = ServiceProcess("api", env, log_dir, name=name).start()
+    return Limited(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{metrics_port}/metrics", process)
+
+
+@pytest.fixture(scope="module")
+def limited(stack: Stack, service_env: dict[str, str], log_dir: Path) -> Iterator[Limited]:
+    """An API with small limits on rate, streams and storage; a second one, `.active`, with
+    only a small active-jobs limit (which the others' concurrent submissions would race)."""
+    api = start_limited(
+        "api-limited",
+        {
+            "API_TENANT_SUBMIT_RATE": "0.5",
+            "API_TENANT_SUBMIT_BURST": str(BURST),
+            "API_TENANT_MAX_STREAMS": str(MAX_STREAMS),
+            "API_TENANT_MAX_STORAGE_BYTES": str(MAX_STORAGE),
+            "API_FILE_TTL_DAYS": repr(FILE_TTL_SECONDS / 86400),
+            "API_TENANT_MAX_ACTIVE_JOBS": "0",
+        },
+        service_env,
+        log_dir,
+    )
+    api.active = start_limited(
+        "api-limited-active", {"API_TENANT_MAX_ACTIVE_JOBS": str(MAX_ACTIVE)}, service_env, log_dir
+    )
     try:
-        wait_ready(api.base_url, process)
+        wait_ready(api.base_url, api.process)
+        wait_ready(api.active.base_url, api.active.process)
         yield api
     finally:
-        process.stop()
+        api.process.stop()
+        api.active.process.stop()
 
 
 @pytest.fixture
@@ -190,17 +209,22 @@ async def test_storage_quota_answers_413_and_expired_files_answer_404(
 
 
 async def test_a_tenant_at_its_active_jobs_limit_gets_429_until_one_ends(
-    limited: Limited, clients: dict[str, httpx.AsyncClient], chat_server: ScriptedChatServer
+    limited: Limited, chat_server: ScriptedChatServer
 ) -> None:
     chat_server.reset(lambda request: Reply("Slow.", delay=60))  # the jobs stay running
-    client = clients["active"]
+    async with limited.active.client("active") as client, limited.active.client("active-b") as other:
+        await _active_jobs_limit(limited.active, client, other)
+
+
+async def _active_jobs_limit(api: Limited, client: httpx.AsyncClient, other: httpx.AsyncClient) -> None:
     body = {"operation": "llm.summarize", "input": {"text": "It rained all day in the valley."}}
     jobs = [await client.post("/v1/jobs", json=body) for _ in range(MAX_ACTIVE)]
     assert [r.status_code for r in jobs] == [202] * MAX_ACTIVE
     over = await client.post("/v1/jobs", json=body)
     assert over.status_code == 429
     assert f"{MAX_ACTIVE} jobs of this tenant are queued or running" in over.json()["detail"]
-    assert (await clients["rate-b"].post("/v1/jobs", json=body)).status_code == 202  # others unaffected
+    others = [await other.post("/v1/jobs", json=body) for _ in range(MAX_ACTIVE)]  # others unaffected
+    assert [r.status_code for r in others] == [202] * MAX_ACTIVE
     cancelled = jobs[0].json()["id"]
     assert (await client.post(f"/v1/jobs/{cancelled}/cancel")).status_code == 202
     assert final_status(await follow(client, cancelled)) == "cancelled"
@@ -208,7 +232,9 @@ async def test_a_tenant_at_its_active_jobs_limit_gets_429_until_one_ends(
     assert again.status_code == 202, again.text
     for job_id in (jobs[1].json()["id"], again.json()["id"]):
         await client.post(f"/v1/jobs/{job_id}/cancel")
-    assert await limited.limited("active", "active_jobs") == 1
+    for job in others:
+        await other.post(f"/v1/jobs/{job.json()['id']}/cancel")
+    assert await api.limited("active", "active_jobs") == 1
 
 
 async def test_a_tenant_past_its_daily_llm_tokens_fails_quota_exceeded_before_the_call(

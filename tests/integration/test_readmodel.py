@@ -219,3 +219,27 @@ async def test_idempotency_keys(store: JobStore, tenant: str) -> None:
     assert await store.remember_submission(tenant, "k", "job-2", "fp2", 60) == ("job-1", "fp")
     await store.forget_submission(tenant, "k")
     assert await store.remember_submission(tenant, "k", "job-3", "fp", 60) is None
+
+
+async def test_the_active_count_moves_once_per_job_whatever_the_events(store: JobStore, tenant: str) -> None:
+    first, second, failed_at_once = (str(uuid.uuid4()) for _ in range(3))
+    base = SEQ_PER_ATTEMPT
+    await store.apply(Queued(**ids(tenant, first, base)))
+    await store.apply(Queued(**ids(tenant, first, base)))  # duplicate
+    await store.apply(Started(**ids(tenant, second, base + 1)))  # created by its first worker event
+    assert await store.active_jobs(tenant) == 2
+    await store.apply(Started(**ids(tenant, first, base + 1)))
+    await store.apply(Progress(**ids(tenant, first, base + 2), fraction=0.5, message="half"))
+    assert await store.active_jobs(tenant) == 2
+    assert await store.active_jobs(f"{tenant}-other") == 0
+    error = {"code": "x", "message": "x"}
+    await store.apply(Succeeded(**ids(tenant, first, base + 3), result={}))
+    await store.apply(Succeeded(**ids(tenant, first, base + 3), result={}))  # duplicate
+    await store.apply(Failed(**ids(tenant, first, base + 9), error=error))  # after the end: absorbed
+    assert await store.active_jobs(tenant) == 1
+    await store.apply(Failed(**ids(tenant, failed_at_once, base), error=error))  # never active
+    assert await store.active_jobs(tenant) == 1
+    await store.apply(Failed(**ids(tenant, second, base + 1), error=error))  # stale number, still terminal
+    assert await store.active_jobs(tenant) == 0
+    await store.apply(Failed(**ids(f"{tenant}-mallory", second, base + 5), error=error))  # refused
+    assert await store.active_jobs(f"{tenant}-mallory") == 0

@@ -5,12 +5,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import httpx
 import pytest
 
-from shared.files import FileCatalog, FileMissing
+from shared.files import FileCatalog, FileMissing, _tenant_key
 from shared.storage import BlobMissing, S3Storage, StorageSettings, StorageUnavailable, open_storage
 from tools.devstack import free_port, wait_until
 
@@ -97,3 +99,32 @@ async def test_an_unreachable_endpoint_is_storage_unavailable() -> None:
     settings = s3_settings_for(f"http://127.0.0.1:{free_port()}", "b")
     with pytest.raises(StorageUnavailable):
         await open_storage(settings).get("anything")
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+async def test_an_expired_file_is_missing_and_removable_on_both_backends(
+    backend: str, s3_settings: StorageSettings, tmp_path: Path
+) -> None:
+    settings = s3_settings if backend == "s3" else StorageSettings(backend="local", dir=tmp_path)
+    catalog = FileCatalog(open_storage(settings), ttl=timedelta(days=1))
+    fresh = await catalog.add(
+        "acme", filename="a.png", content_type="image/png", size=3, sha256="s", source=io.BytesIO(b"png")
+    )
+    assert fresh.expires_at == fresh.created_at + timedelta(days=1)
+    assert await catalog.info("acme", fresh.id) == fresh
+    old = await catalog.add(
+        "acme",
+        filename="b.png",
+        content_type="image/png",
+        size=3,
+        sha256="s",
+        source=io.BytesIO(b"png"),
+        created_at=datetime.now(UTC) - timedelta(days=1, seconds=1),
+    )
+    for read in (catalog.info, catalog.content, catalog.delete):
+        with pytest.raises(FileMissing):
+            await read("acme", old.id)
+    await catalog.remove("acme", old.id)  # what the API does with an expired file's blobs
+    with pytest.raises(BlobMissing):
+        await catalog.storage.get(f"files/{_tenant_key('acme')}/{old.id}/content")
+    assert await catalog.info("acme", fresh.id) == fresh
