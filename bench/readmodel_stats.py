@@ -12,6 +12,8 @@ from typing import cast
 
 from redis import Redis
 
+from shared import redis_keys
+
 __all__ = ["ReadModelStats", "read_model_stats"]
 
 # Each key with a TTL also has an entry in Redis's `expires` dictionary, which MEMORY USAGE
@@ -49,12 +51,12 @@ class ReadModelStats:
 def read_model_stats(redis_url: str, tenant: str = "bench", sample: int = 500) -> ReadModelStats:
     redis = Redis.from_url(redis_url, decode_responses=True)
     try:
-        index = f"jobs:tenant:{tenant}:index"
+        index = redis_keys.tenant_index_key(tenant)
         members = cast(list[str], redis.zrange(index, 0, -1))
-        ids = [m.split(":", 1)[1] for m in members]
+        ids = [redis_keys.job_id_of_member(m) for m in members]
         pipe = redis.pipeline(transaction=False)
         for job_id in ids:
-            pipe.hmget(f"jobs:job:{job_id}", "status", "created_at", "finished_at")
+            pipe.hmget(redis_keys.job_key(job_id), "status", "created_at", "finished_at")
         rows = cast(list[list[str | None]], pipe.execute())
         finished = [(i, r) for i, r in zip(ids, rows, strict=True) if r[2] is not None]
         created = [datetime.fromisoformat(r[1]) for _, r in finished if r[1]]
@@ -64,14 +66,16 @@ def read_model_stats(redis_url: str, tenant: str = "bench", sample: int = 500) -
         sampled = [job_id for job_id, _ in finished[::step]][:sample]
         hash_total = result_key_total = result_total = events_total = keys_with_ttl = 0
         for job_id in sampled:
-            key = f"jobs:job:{job_id}"
+            key, log, result_key = (
+                k(job_id) for k in (redis_keys.job_key, redis_keys.log_key, redis_keys.result_key)
+            )
             hash_total += int(redis.memory_usage(key, samples=0) or 0)
-            result = int(redis.strlen(f"{key}:result"))
+            result = int(redis.strlen(result_key))
             if result:
-                result_key_total += int(redis.memory_usage(f"{key}:result", samples=0) or 0) - result
+                result_key_total += int(redis.memory_usage(result_key, samples=0) or 0) - result
                 result_total += result
-            events_total += int(redis.memory_usage(f"{key}:log", samples=0) or 0)
-            keys_with_ttl += sum(1 for k in (key, f"{key}:log", f"{key}:result") if redis.ttl(k) > 0)
+            events_total += int(redis.memory_usage(log, samples=0) or 0)
+            keys_with_ttl += sum(1 for k in (key, log, result_key) if redis.ttl(k) > 0)
         n = max(1, len(sampled))
         index_bytes = int(redis.memory_usage(index, samples=0) or 0) / max(1, len(members))
         return ReadModelStats(

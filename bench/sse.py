@@ -32,7 +32,7 @@ from bench.report import GENERATED, machine_description
 from bench.run import DEFAULT_AMQP, DEFAULT_REDIS
 from bench.stacks import JobsStack, peak_rss_mb
 from bench.texts import load_texts
-from shared.readmodel import UPDATES_CHANNEL
+from shared import redis_keys
 from shared.schemas.lifecycle import TERMINAL_STATES
 from shared.schemas.topology import EVENTS_EXCHANGE
 from tools.docs.markers import write_between
@@ -144,11 +144,12 @@ class HopProbes:
         redis = Redis.from_url(self.redis_url, decode_responses=True)
         try:
             async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                await pubsub.subscribe(UPDATES_CHANNEL)
+                await pubsub.subscribe(redis_keys.UPDATES_CHANNEL)
                 ready.set()
                 async for message in pubsub.listen():
                     seen = time.time()
-                    last = cast(str | None, await redis.lindex(f"jobs:job:{message['data']}:log", -1))
+                    _, job_id = redis_keys.parse_update(message["data"])
+                    last = cast(str | None, await redis.lindex(redis_keys.log_key(job_id), -1))
                     if last:
                         self.in_redis.append(seen - _stamp(json.loads(last.split(" ", 1)[1])["at"]))
         finally:

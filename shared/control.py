@@ -6,6 +6,8 @@ from typing import Literal
 
 from redis.asyncio import Redis
 
+from shared.redis_keys import control_key
+
 __all__ = ["JobControl", "LeaseState"]
 
 LeaseState = Literal["held", "done"] | None
@@ -15,37 +17,29 @@ class JobControl:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
-    @staticmethod
-    def _cancel_key(job_id: str) -> str:
-        return f"jobs:cancel:{job_id}"
-
-    @staticmethod
-    def _lease_key(job_id: str) -> str:
-        return f"jobs:lease:{job_id}"
-
     async def request_cancel(self, job_id: str, ttl: int) -> None:
-        await self.redis.set(self._cancel_key(job_id), "1", ex=ttl)
+        await self.redis.set(control_key("cancel", job_id), "1", ex=ttl)
 
     async def cancelled(self, job_ids: Sequence[str]) -> set[str]:
         """Which of these jobs have been asked to stop (one round trip)."""
         if not job_ids:
             return set()
-        flags = await self.redis.mget([self._cancel_key(j) for j in job_ids])
+        flags = await self.redis.mget([control_key("cancel", j) for j in job_ids])
         return {job_id for job_id, flag in zip(job_ids, flags, strict=True) if flag}
 
     async def hold_lease(self, job_id: str, owner: str, ttl: float) -> None:
-        await self.redis.set(self._lease_key(job_id), f"held:{owner}", px=int(ttl * 1000))
+        await self.redis.set(control_key("lease", job_id), f"held:{owner}", px=int(ttl * 1000))
 
     async def finish_lease(self, job_id: str, ttl: float) -> None:
         """The job's outcome is published: a watchdog that arrives later must not rerun it."""
-        await self.redis.set(self._lease_key(job_id), "done", px=int(ttl * 1000))
+        await self.redis.set(control_key("lease", job_id), "done", px=int(ttl * 1000))
 
     async def release_lease(self, job_id: str) -> None:
         """Give the job up (shutdown): the next watchdog hands it to another worker."""
-        await self.redis.delete(self._lease_key(job_id))
+        await self.redis.delete(control_key("lease", job_id))
 
     async def lease_state(self, job_id: str) -> LeaseState:
-        value = await self.redis.get(self._lease_key(job_id))
+        value = await self.redis.get(control_key("lease", job_id))
         if value is None:
             return None
         return "done" if value == "done" else "held"

@@ -14,6 +14,11 @@ Any other command is refused: no `user_id`, an unknown user, or a tenant user na
 another tenant. The default trusts `guest`, the only user of a development broker,
 so `make run` works unchanged; production sets both variables (see docs/contract.md).
 
+Job events (`job-events`) are believed only from the platform's own users, each for the
+events of its role (`event_refusal`): the API (`JOBS_API_BROKER_USERS`) publishes only
+`queued` and `cancelled`; other platform users (the workers) any job event; the projector
+its own `failed` for a command the broker dead-lettered. A tenant's user publishes none.
+
 Workers re-publish commands themselves (delayed retries, leases, handing a delivery
 back on shutdown), so their users are platform users too. A worker that hands back a
 message it has not checked yet names the original publisher in `FORWARDED_FOR_HEADER`,
@@ -50,6 +55,12 @@ class IdentitySettings(BaseSettings):
         validation_alias=AliasChoices("JOBS_PLATFORM_BROKER_USERS"),
         description="Comma-separated broker users of the platform's services; they may name any tenant.",
     )
+    api_broker_users: str = Field(
+        "",
+        validation_alias=AliasChoices("JOBS_API_BROKER_USERS"),
+        description="Comma-separated broker users of the HTTP API (platform users too): the only job"
+        " events they may publish are `queued` and `cancelled`.",
+    )
     broker_tenants: str = Field(
         "",
         validation_alias=AliasChoices("JOBS_BROKER_TENANTS"),
@@ -77,9 +88,20 @@ def parse_broker_tenants(spec: str) -> dict[str, str]:
     return tenants
 
 
+API_EVENTS = frozenset({"queued", "cancelled"})
+PROJECTOR_EVENTS = frozenset({"failed"})
+
+
+def _users(spec: str) -> Iterable[str]:
+    return filter(None, (u.strip() for u in spec.split(",")))
+
+
 class PublisherIdentities:
-    def __init__(self, platform_users: Iterable[str], tenants: Mapping[str, str]) -> None:
+    def __init__(
+        self, platform_users: Iterable[str], tenants: Mapping[str, str], api_users: Iterable[str] = ()
+    ) -> None:
         self.platform_users = frozenset(platform_users)
+        self.api_users = frozenset(api_users)
         self.tenants = dict(tenants)
         both = self.platform_users & self.tenants.keys()
         if both:
@@ -87,8 +109,32 @@ class PublisherIdentities:
 
     @classmethod
     def from_settings(cls, settings: IdentitySettings) -> "PublisherIdentities":
-        platform = filter(None, (u.strip() for u in settings.platform_broker_users.split(",")))
-        return cls(platform, parse_broker_tenants(settings.broker_tenants))
+        return cls(
+            _users(settings.platform_broker_users),
+            parse_broker_tenants(settings.broker_tenants),
+            _users(settings.api_broker_users),
+        )
+
+    def event_refusal(self, user_id: str | None, event_type: str, *, own_user: str) -> Refusal | None:
+        """Why a job event of this type published by `user_id` must not be applied, or None.
+        `own_user` is the checking projector's user, whose own `failed` events it believes."""
+        if user_id == own_user and event_type in PROJECTOR_EVENTS:
+            return None
+        if user_id in self.api_users:
+            if event_type in API_EVENTS:
+                return None
+            return Refusal(
+                "forged_event",
+                f"broker user {user_id!r} is the API's, which publishes only"
+                f" {', '.join(sorted(API_EVENTS))} events, not {event_type!r}",
+            )
+        if user_id in self.platform_users:
+            return None
+        return Refusal(
+            "forged_event",
+            f"job events are accepted only from the platform's broker users; {user_id or 'no user'!r}"
+            " is none of them (JOBS_PLATFORM_BROKER_USERS)",
+        )
 
     def refusal(
         self, user_id: str | None, body: object, headers: Mapping[str, Any] | None = None

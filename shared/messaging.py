@@ -27,8 +27,8 @@ from shared.schemas.topology import (
     delay_queue,
     event_routing_key,
 )
-from shared.telemetry.logs import log_job_event
-from shared.telemetry.metrics import DEAD_LETTERS, observe_job_event
+from shared.telemetry.metrics import DEAD_LETTERS
+from shared.telemetry.recorder import record_job_event
 from shared.telemetry.tracing import inject_context, publishing
 
 __all__ = ["PublishFailed", "Publisher", "declare_topology", "stop_consuming"]
@@ -181,9 +181,7 @@ class Publisher:
             message_id=f"{event.job_id}:{event.seq}",
             type=f"job.{event.type}",
         )
-        # Every state change a worker makes is published here, once it is confirmed.
-        observe_job_event(event)
-        log_job_event(event)
+        record_job_event(event)  # once it is confirmed: the broker has the state change
 
     async def dead_letter(
         self, queue: QueueSpec, message: aio_pika.abc.AbstractIncomingMessage, code: str, reason: str

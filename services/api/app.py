@@ -33,6 +33,7 @@ from shared.messaging import Publisher
 from shared.readmodel import JobStore
 from shared.schemas import OPERATIONS
 from shared.storage import open_storage
+from shared.submissions import SubmissionLedger
 from shared.telemetry.metrics import serve_metrics
 
 __all__ = ["create_app"]
@@ -79,6 +80,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         quotas.streams.start()
         app.state.store = JobStore(redis)
         app.state.control = JobControl(redis)
+        app.state.ledger = SubmissionLedger(redis)
         app.state.publisher = publisher
         app.state.files = FileCatalog(open_storage(settings.storage), ttl=settings.file_ttl)
         app.state.hub = hub

@@ -17,6 +17,7 @@ from shared.files import FileCatalog
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
 from shared.schemas.commands import is_job_id
+from shared.submissions import SubmissionLedger
 
 __all__ = [
     "AdminDep",
@@ -24,6 +25,7 @@ __all__ = [
     "FilesDep",
     "HubDep",
     "JobIdDep",
+    "LedgerDep",
     "PublisherDep",
     "SettingsDep",
     "StoreDep",
@@ -34,6 +36,10 @@ __all__ = [
 
 async def get_store(conn: HTTPConnection) -> JobStore:
     return conn.app.state.store  # type: ignore[no-any-return]
+
+
+async def get_ledger(conn: HTTPConnection) -> SubmissionLedger:
+    return conn.app.state.ledger  # type: ignore[no-any-return]
 
 
 async def get_control(conn: HTTPConnection) -> JobControl:
@@ -81,6 +87,7 @@ async def get_job_id(job_id: str) -> str:
 
 
 StoreDep = Annotated[JobStore, Depends(get_store)]
+LedgerDep = Annotated[SubmissionLedger, Depends(get_ledger)]
 ControlDep = Annotated[JobControl, Depends(get_control)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 HubDep = Annotated[UpdateHub, Depends(get_hub)]

@@ -1,9 +1,10 @@
 """Live job events for SSE and WebSocket clients.
 
-One Redis subscription per API process (not one per stream) carries the ids of
-changed jobs; each stream then reads what it has not sent yet from the job's event
-log in Redis. The log, not the notification, is the source, so a lost notification
-or a resumed stream (Last-Event-ID) can neither lose nor repeat an event.
+One Redis subscription per API process (not one per stream) carries `<tenant> <job id>`
+of each changed job; each stream then reads what it has not sent yet from the job's
+event log in Redis, in one round trip (`JobStore.since`). The log, not the notification,
+is the source, so a lost notification or a resumed stream (Last-Event-ID) can neither
+lose nor repeat an event. A tenant's feed drops other tenants' notices without a read.
 """
 
 import asyncio
@@ -12,28 +13,22 @@ import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from redis.asyncio import Redis
 
-from shared.readmodel import UPDATES_CHANNEL, JobStore
-from shared.schemas import TERMINAL_STATES
+from shared.readmodel import JobStore
+from shared.redis_keys import UPDATES_CHANNEL, parse_update
+from shared.schemas import is_terminal
+from shared.schemas.streams import JobSince, StreamItem
 
-__all__ = ["StreamEvent", "TenantFeed", "UpdateHub", "job_events", "tenant_updates"]
+__all__ = ["TenantFeed", "UpdateHub", "job_events", "tenant_updates"]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class StreamEvent:
-    type: str
-    id: int
-    data: dict[str, Any]
-
-
 @dataclass(eq=False)  # compared and hashed by identity: one per open feed
 class TenantFeed:
-    """The ids of jobs that changed since the feed's reader last looked."""
+    """The ids of the tenant's jobs that changed since the feed's reader last looked."""
 
     changed: set[str]
     wake: asyncio.Event
@@ -48,7 +43,7 @@ class UpdateHub:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
-        self._feeds: set[TenantFeed] = set()
+        self._feeds: defaultdict[str, set[TenantFeed]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -77,19 +72,23 @@ class UpdateHub:
                 del self._waiters[job_id]
 
     @contextlib.contextmanager
-    def watch_all(self) -> Iterator[TenantFeed]:
-        """Every job that changes, whoever it belongs to (the reader filters by tenant)."""
+    def watch_tenant(self, tenant: str) -> Iterator[TenantFeed]:
+        """Every job of `tenant` that changes."""
         feed = TenantFeed(set(), asyncio.Event())
-        self._feeds.add(feed)
+        self._feeds[tenant].add(feed)
         try:
             yield feed
         finally:
-            self._feeds.discard(feed)
+            feeds = self._feeds[tenant]
+            feeds.discard(feed)
+            if not feeds:
+                del self._feeds[tenant]
 
-    def _notify(self, job_id: str) -> None:
+    def _notify(self, notice: str) -> None:
+        tenant, job_id = parse_update(notice)
         for event in self._waiters.get(job_id, ()):
             event.set()
-        for feed in self._feeds:
+        for feed in self._feeds.get(tenant, ()):
             if len(feed.changed) < TenantFeed.MAX_PENDING:
                 feed.changed.add(job_id)
             feed.wake.set()
@@ -98,8 +97,9 @@ class UpdateHub:
         for waiters in self._waiters.values():
             for event in waiters:
                 event.set()
-        for feed in self._feeds:
-            feed.wake.set()
+        for feeds in self._feeds.values():
+            for feed in feeds:
+                feed.wake.set()
 
     async def _listen(self) -> None:
         delay = 0.1
@@ -129,54 +129,53 @@ async def job_events(
     *,
     after: int | None,
     keepalive: float,
-) -> AsyncIterator[StreamEvent | None]:
+    first: JobSince | None = None,
+) -> AsyncIterator[StreamItem | None]:
     """A `snapshot` of the job (unless resuming after sequence number `after`), then every
     event in order until the terminal one. Yields None when idle for `keepalive` seconds.
-    The caller has checked that the job exists and belongs to `tenant`."""
+    `first` is the caller's read of the job (`store.since(tenant, job_id, after)`), if any."""
     with hub.watch(job_id) as wake:
-        view = await store.get(tenant, job_id)
-        if view is None:
+        read = first or await store.since(tenant, job_id, after)
+        if read is None:
             return
         if after is None:
-            yield StreamEvent("snapshot", view.seq, view.model_dump(mode="json"))
-            after = view.seq
-        if view.status.terminal and view.seq <= after:
-            return
-        position = 0
+            yield StreamItem.snapshot(read.job)
+            after = read.job.seq
         while True:
-            wake.clear()
-            events, position = await store.events_after(tenant, view, after, start=position)
-            for seq, entry in events:
-                after = seq
-                if entry["type"] == "succeeded":
-                    final = await store.get(tenant, job_id)
-                    entry["result"] = final.result if final else None
-                yield StreamEvent(entry["type"], seq, entry)
-                if entry["type"] in TERMINAL_STATES:
-                    return
+            for event in read.events:
+                if event.seq > after:
+                    after = event.seq
+                    yield StreamItem.of(event)
+                    if is_terminal(event.type):
+                        return
+            if read.job.status.terminal and read.job.seq <= after:
+                return
             try:
                 await asyncio.wait_for(wake.wait(), keepalive)
+                idle = False
             except TimeoutError:
-                if await store.get(tenant, job_id) is None:
-                    return  # expired or deleted
+                idle = True
+            wake.clear()
+            read = await store.since(tenant, job_id, after, read.position)
+            if read is None:
+                return  # expired or deleted
+            if idle and not read.events:
                 yield None
 
 
 async def tenant_updates(
     store: JobStore, hub: UpdateHub, tenant: str, *, keepalive: float
-) -> AsyncIterator[StreamEvent | None]:
-    """The tenant's jobs as they change (each as a `job` event: the job without its result),
-    for live lists. Yields None when idle for `keepalive` seconds. Each change costs one
-    read per open feed, which suits dashboards, not thousands of listeners."""
-    with hub.watch_all() as feed:
+) -> AsyncIterator[StreamItem | None]:
+    """The tenant's jobs as they change (each as a `job` item: the job without its result),
+    for live lists. Yields None when idle for `keepalive` seconds. Only the tenant's own
+    changes reach the feed, and each wake reads every changed job in one round trip."""
+    with hub.watch_tenant(tenant) as feed:
         while True:
             feed.wake.clear()
             changed, feed.changed = feed.changed, set()
-            for job_id in changed:
-                view = await store.get(tenant, job_id)
-                if view is not None:
-                    yield StreamEvent("job", view.seq, view.model_dump(mode="json", exclude={"result"}))
             if changed:
+                for view in await store.views(tenant, sorted(changed)):
+                    yield StreamItem.changed(view)
                 continue
             try:
                 await asyncio.wait_for(feed.wake.wait(), keepalive)

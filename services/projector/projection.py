@@ -47,7 +47,7 @@ class Projector:
         self.store = store
         self.publisher = publisher
         self.identities = identities
-        """Who may name which tenant: a dead-lettered command is believed as the workers would."""
+        """Who may publish which event, and name which tenant on a dead-lettered command."""
         self._max_delay = max_delay
         self._batcher: MicroBatcher[JobEvent, int] = MicroBatcher(
             self._apply_batch, max_batch=max_batch, max_wait=0
@@ -58,9 +58,10 @@ class Projector:
             await self._handle(message)
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
-        """Apply one event. An invalid event is dead-lettered with the reason; while Redis
-        is unreachable the event is retried here, not acked and not requeued, so an outage
-        neither loses events nor burns their delivery limit."""
+        """Apply one event. An invalid event, or one from a broker user that may not publish
+        it (shared/identity.py), is dead-lettered with the reason; while Redis is unreachable
+        the event is retried here, not acked and not requeued, so an outage neither loses
+        events nor burns their delivery limit."""
         try:
             event = parse_event(message.body)
         except ValidationError as exc:
@@ -68,6 +69,12 @@ class Projector:
             log.warning("dead-lettering event %s: %s", message.message_id, reason)
             await self.publisher.dead_letter(PROJECTOR_QUEUE, message, "invalid_event", reason)
             PROJECTED.labels("invalid").inc()
+            return
+        refusal = self.identities.event_refusal(message.user_id, event.type, own_user=self.publisher.user_id)
+        if refusal is not None:  # the job is left alone: its sender may not speak for it
+            log.warning("dead-lettering event %s: %s: %s", message.message_id, refusal.code, refusal.reason)
+            await self.publisher.dead_letter(PROJECTOR_QUEUE, message, refusal.code, refusal.reason)
+            PROJECTED.labels("forged").inc()
             return
         outcome = await self.apply(event)
         PROJECTED.labels(_OUTCOMES[outcome]).inc()

@@ -19,6 +19,7 @@ DEAD_LETTER_CODES: dict[str, str] = {
     "missing_user_id": "A job command without the AMQP `user_id` property: its publisher is unknown.",
     "unknown_publisher": "A job command whose `user_id` is neither a platform service nor a mapped tenant.",
     "tenant_mismatch": "A job command naming another tenant than the one its publisher's user maps to.",
+    "forged_event": "A job event whose `user_id` is not a platform user allowed to publish that event type.",
 }
 """Stable `x-error-code` values; the job a rejected command names is failed with the same
 code, except for the identity codes (the sender may not speak for that job)."""

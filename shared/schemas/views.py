@@ -25,7 +25,9 @@ class JobView(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    result: dict[str, Any] | None = Field(default=None, description="Set when succeeded.")
+    result: dict[str, Any] | None = Field(
+        default=None, description="Set when succeeded; null in lists (read the job for it)."
+    )
     error: JobError | None = Field(default=None, description="Set when failed.")
     seq: int = Field(description="Sequence number of the last applied event.")
 

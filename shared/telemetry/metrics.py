@@ -1,8 +1,8 @@
 """Prometheus metrics of every service, recorded where jobs change state.
 
-Workers record from the events they publish (`observe_job_event`), so every path of the
-runner (start, retry, failure, cancellation, success) is counted in one place; the API
-counts submissions and open streams. Labels stay bounded: operations, outcomes and error
+Job state changes are counted from their events, once each, by the one recorder
+(shared/telemetry/recorder.py) that every writer's events pass through; the API also
+counts open streams. Labels stay bounded: operations, outcomes and error
 codes are fixed sets; job ids are never labels. Tenants label only the per-tenant limit
 metrics: they are the configured tenants (API keys, broker tenant users), a bounded set.
 """
@@ -64,7 +64,8 @@ QUEUE_WAIT = Histogram(
 )
 PROJECTED = Counter(
     "projector_events",
-    "Job events the projector handled: applied, stale (duplicate or out of date), refused, invalid.",
+    "Job events the projector handled: applied, stale (duplicate or out of date), refused (another"
+    " tenant's job), invalid, forged (from a broker user that may not publish it).",
     ["outcome"],
 )
 TENANT_LIMITED = Counter(

@@ -59,14 +59,15 @@ def test_every_queue_and_its_dead_letter_queue_is_described_with_its_arguments()
         assert message(dlq["subscribe"]["message"])["headers"]
 
 
-def test_every_published_event_has_a_parsing_example_and_queued_is_not_claimed() -> None:
-    # `queued` is written to the read model by the API, never published to `job-events`.
-    published = [event_type_of(m) for m in event_models() if event_type_of(m) != "queued"]
+def test_every_event_is_published_with_a_parsing_example_and_the_api_among_its_producers() -> None:
+    # every change to the read model is an event on the broker: the API publishes `queued`
+    published = [event_type_of(m) for m in event_models()]
     channel = DOC["channels"]["job-events/{operation}.{event}"]
     refs = channel["subscribe"]["message"]["oneOf"]
     assert [ref["$ref"].rsplit(".", 1)[1] for ref in refs] == published
     assert channel["parameters"]["event"]["schema"]["enum"] == published
-    assert "api" not in channel["x-producers"]
+    assert "queued" in published
+    assert {"api", "projector"} <= set(channel["x-producers"])
     for ref in refs:
         for example in message(ref)["examples"]:  # type: ignore[attr-defined]
             parse_event(json.dumps(example["payload"]))

@@ -1,4 +1,5 @@
 import asyncio
+import dataclasses
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -11,11 +12,18 @@ import httpx
 import pytest
 from yarl import URL
 
-from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, PROJECTOR_QUEUE
+from shared.schemas.topology import (
+    EVENTS_EXCHANGE,
+    JOBS_EXCHANGE,
+    LLM_QUEUE,
+    NER_QUEUE,
+    OCR_QUEUE,
+    PROJECTOR_QUEUE,
+)
 from tests.support.chat_server import ScriptedChatServer
 from tests.support.infra import Infra
 from tests.support.otlp_collector import OtlpCollector
-from tools.broker.permissions import tenant_grant
+from tools.broker.permissions import exactly, tenant_grant
 from tools.broker.rabbitmqctl import Rabbitmqctl
 from tools.devstack import Launcher, Process, free_port, wait_ready
 
@@ -71,15 +79,19 @@ class BrokerUser:
 @pytest.fixture(scope="session")
 def direct_publishers(infra: Infra) -> Iterator[dict[str, BrokerUser]]:
     """Throwaway broker users with a tenant's permissions (write to `jobs` only), unique per
-    run because broker users are global; `alpha` is mapped to tenant alpha, `stranger` to none."""
+    run because broker users are global; `alpha` is mapped to tenant alpha, `stranger` to none.
+    `forger` is mapped to tenant alpha too, but may also write to `job-events` (a grant widened
+    by mistake): what the projector, not the broker, must then refuse."""
     ctl = Rabbitmqctl()
     vhost = unquote(urlparse(infra.amqp_url).path.lstrip("/")) or "/"
     run = uuid.uuid4().hex[:8]
     users: dict[str, BrokerUser] = {}
     try:
-        for role in ("alpha", "stranger"):
+        for role in ("alpha", "stranger", "forger"):
             name, password = f"e2e-{run}-{role}", secrets.token_urlsafe(16)
             grant = tenant_grant(name, role)
+            if role == "forger":
+                grant = dataclasses.replace(grant, write=exactly([JOBS_EXCHANGE, EVENTS_EXCHANGE]))
             ctl.add_user(name, password)
             ctl.set_permissions(vhost, name, grant.configure, grant.write, grant.read)
             users[role] = BrokerUser(name, str(URL(infra.amqp_url).with_user(name).with_password(password)))
@@ -114,7 +126,7 @@ def service_env(
         # the platform's numbers (/v1/queues) for alpha, and for the conformance run to reach them
         "API_ADMIN_TENANTS": "alpha,conformance",
         # the development broker's guest stays the platform's user (the default); one tenant user
-        "JOBS_BROKER_TENANTS": f"{direct_publishers['alpha'].name}:alpha",
+        "JOBS_BROKER_TENANTS": ",".join(f"{direct_publishers[u].name}:alpha" for u in ("alpha", "forger")),
         "NER_CHUNK_CHARS": "2000",
         "API_KEEPALIVE_SECONDS": "1",
         # the API and the OCR worker share this directory, as services on one machine do

@@ -1,9 +1,69 @@
+import asyncio
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
+import aio_pika
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from redis.asyncio import Redis
 
+from shared.readmodel import JobStore
+from shared.schemas import JobRef, JobTimeline, Queued
 from shared.schemas.lifecycle import TERMINAL_STATES
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def scrape(url: str) -> Samples:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(url, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+async def take(
+    amqp: aio_pika.abc.AbstractRobustConnection, queue: str, message_id: str, within: float = 30
+) -> aio_pika.abc.AbstractIncomingMessage:
+    """The message with this id from `queue` (acked); others are left in it."""
+    channel = await amqp.channel()
+    source = await channel.declare_queue(queue, passive=True)
+    deadline = asyncio.get_running_loop().time() + within
+    try:
+        while asyncio.get_running_loop().time() < deadline:
+            message = await source.get(fail=False)
+            if message is None:
+                await asyncio.sleep(0.1)
+                continue
+            if message.message_id == message_id:
+                await message.ack()
+                return message
+            await message.nack(requeue=True)
+        raise AssertionError(f"message {message_id} never reached {queue}")
+    finally:
+        await channel.close()
+
+
+async def recorded_queued_only(redis: Redis, tenant: str = "alpha") -> Queued:
+    """A job recorded as queued and never published: no worker takes it, it stays queued."""
+    job = JobRef(str(uuid.uuid4()), tenant, "ner.entities", created_at=datetime.now(UTC))
+    queued = JobTimeline.new(job).queued()
+    await JobStore(redis).apply(queued)
+    return queued
 
 
 async def submit(client: httpx.AsyncClient, text: str, **headers: str) -> dict[str, Any]:

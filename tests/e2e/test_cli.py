@@ -5,16 +5,14 @@ import json
 import sys
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from redis.asyncio import Redis
 
-from shared.readmodel import JobStore
-from shared.schemas import SEQ_PER_ATTEMPT, Queued
 from tests.e2e.conftest import KEYS, Stack
+from tests.e2e.helpers import recorded_queued_only
 
 JOBS = Path(sys.executable).parent / "jobs"  # the console script of [project.scripts]
 TEXT = "Grace Hopper worked on the Harvard Mark I in Cambridge.\n" * 100  # 3 chunks of 2000 chars
@@ -85,15 +83,7 @@ async def test_a_failed_job_exits_non_zero(stack: Stack) -> None:
 
 async def test_watch_and_cancel_a_queued_job(stack: Stack, redis: Redis) -> None:
     # Recorded as queued and never published: it stays queued until cancelled.
-    queued = Queued(
-        job_id=str(uuid.uuid4()),
-        tenant="alpha",
-        operation="ner.entities",
-        attempt=1,
-        seq=SEQ_PER_ATTEMPT,
-        at=datetime.now(UTC),
-    )
-    await JobStore(redis).apply(queued)
+    queued = await recorded_queued_only(redis)
     watched = await jobs(stack, "watch", "--interval", "0.3", "--timeout", "1")
     assert watched.code == 0, watched.stderr
     assert queued.job_id in watched.stdout

@@ -2,7 +2,6 @@
 from the page, watch its progress bar reach 100% without reloading, open its result."""
 
 import os
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from redis.asyncio import Redis
 from shared.readmodel import JobStore
 from shared.schemas import SEQ_PER_ATTEMPT, Queued
 from tests.e2e.conftest import KEYS, Stack
+from tests.e2e.helpers import recorded_queued_only
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 # `SCREENSHOTS=docs/screenshots make test-e2e` refreshes the README's pictures.
@@ -88,15 +88,7 @@ async def test_cancel_from_the_table(stack: Stack, page: Page, redis: Redis) -> 
     await _log_in(page, stack, KEYS["alpha"])
     await expect(page.locator("#live-state")).to_have_text("live")
     # A job recorded as queued that no worker will take: it appears through the live stream.
-    queued = Queued(
-        job_id=str(uuid.uuid4()),
-        tenant="alpha",
-        operation="ner.entities",
-        attempt=1,
-        seq=SEQ_PER_ATTEMPT,
-        at=datetime.now(UTC),
-    )
-    await JobStore(redis).apply(queued)
+    queued = await recorded_queued_only(redis)
     row = page.locator(f'#jobs tr[data-job-id="{queued.job_id}"]')
     await expect(row.locator("td.status")).to_have_text("queued")
     await row.locator("button.cancel").click()

@@ -9,39 +9,14 @@ from typing import Any
 
 import aio_pika
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-from shared.readmodel import JobStore
-from shared.schemas import SEQ_PER_ATTEMPT, Queued
 from shared.schemas.topology import JOBS_EXCHANGE
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import final_status, follow, submit
+from tests.e2e.helpers import delta, final_status, follow, recorded_queued_only, scrape, submit, value
 from tests.support.otlp_collector import OtlpCollector, RecordedSpan
 
 SPAN_KIND_SERVER, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER = 2, 4, 5
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-async def scrape(url: str) -> Samples:
-    async with httpx.AsyncClient() as client:
-        response = await client.get(url, timeout=10)
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"].startswith("text/plain")
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
-    return value(after, name, **labels) - value(before, name, **labels)
 
 
 async def test_metrics_count_jobs_on_the_api_and_the_worker(
@@ -71,15 +46,7 @@ async def test_metrics_count_jobs_on_the_api_and_the_worker(
 
     # While a stream is open the API counts it: a job recorded as queued that no worker will
     # touch keeps its stream open (with keep-alives) until the client leaves.
-    idle = Queued(
-        job_id=str(uuid.uuid4()),
-        tenant="alpha",
-        operation="ner.entities",
-        attempt=1,
-        seq=SEQ_PER_ATTEMPT,
-        at=datetime.now(UTC),
-    )
-    await JobStore(redis).apply(idle)
+    idle = await recorded_queued_only(redis)
     async with alpha.stream("GET", f"/v1/jobs/{idle.job_id}/events", timeout=60) as response:
         async for line in response.aiter_lines():
             if line == "event: snapshot":
@@ -170,13 +137,15 @@ async def test_one_trace_covers_api_worker_and_projector(
     request = next(s for s in spans if s.service == "api" and s.kind == SPAN_KIND_SERVER)
     assert request.name == "POST /v1/jobs"
     assert request.parent_span_id == caller_span  # the caller's traceparent was continued
-    command_publish = next(s for s in spans if s.service == "api" and s.kind == SPAN_KIND_PRODUCER)
-    assert command_publish.name == "jobs publish"
-    # Within the request, through spans of the API only (FastAPI adds one for the endpoint).
-    between = parent(command_publish)
-    while between != request:
-        assert between.service == "api", f"{between.service} {between.name} between request and publish"
-        between = parent(between)
+    api_publishes = {s.name: s for s in spans if s.service == "api" and s.kind == SPAN_KIND_PRODUCER}
+    assert sorted(api_publishes) == ["job-events publish", "jobs publish"]  # the command, then `queued`
+    command_publish = api_publishes["jobs publish"]
+    for publish in api_publishes.values():
+        # within the request, through spans of the API only (FastAPI adds one for the endpoint)
+        between = parent(publish)
+        while between != request:
+            assert between.service == "api", f"{between.service} {between.name} between request and publish"
+            between = parent(between)
 
     worker = next(s for s in spans if s.service == "ner" and s.kind == SPAN_KIND_CONSUMER)
     assert worker.name == "ner.jobs process"
@@ -190,7 +159,8 @@ async def test_one_trace_covers_api_worker_and_projector(
     assert all(parent(s) == worker for s in event_publishes)
 
     applied = [s for s in spans if s.service == "projector" and s.kind == SPAN_KIND_CONSUMER]
-    assert {parent(s).span_id for s in applied} == {s.span_id for s in event_publishes}
+    published = [*event_publishes, api_publishes["job-events publish"]]
+    assert {parent(s).span_id for s in applied} == {s.span_id for s in published}
     assert all(s.name == "projector.events process" for s in applied)
 
 

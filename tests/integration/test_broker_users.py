@@ -18,7 +18,7 @@ from yarl import URL
 
 from shared.identity import FORWARDED_FOR_HEADER, PublisherIdentities
 from shared.messaging import Publisher, declare_topology
-from shared.schemas import JobCommand
+from shared.schemas import JobCommand, JobTimeline
 from shared.schemas.topology import (
     DEAD_LETTER_WATCH_QUEUE,
     EVENTS_EXCHANGE,
@@ -163,15 +163,21 @@ async def test_the_projector_user_reads_its_queues_and_may_fail_a_dead_lettered_
         await publisher.close()
 
 
-async def test_the_api_user_may_not_publish_events(users: Users, topology: None) -> None:
+async def test_the_api_user_publishes_its_job_events(
+    users: Users, topology: None, amqp: aio_pika.abc.AbstractRobustConnection
+) -> None:
+    command = JobCommand.model_validate_json(_command("acme"))
+    queued = JobTimeline.new(command).queued()
     publisher = await Publisher.connect(users.url["api"], name="test-api-user")
     try:
-        channel = await publisher.connection.channel()
-        events = await channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
-        with pytest.raises(ChannelAccessRefused):
-            await events.publish(aio_pika.Message(b"{}", user_id=publisher.user_id), routing_key="x.y.failed")
+        await publisher.publish_event(queued)  # confirmed, or it raises
     finally:
         await publisher.close()
+    channel = await amqp.channel()
+    taken = await _take(channel, PROJECTOR_QUEUE.name, f"{command.job_id}:{queued.seq}")
+    assert taken.user_id == URL(users.url["api"]).user
+    await taken.ack()
+    await channel.close()
 
 
 def test_applying_again_changes_nothing_but_permissions(users: Users, infra: Infra) -> None:

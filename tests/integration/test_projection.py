@@ -12,6 +12,7 @@ from services.projector.projection import Projector
 from shared.identity import PublisherIdentities
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
+from shared.redis_keys import log_key
 from shared.schemas import SEQ_PER_ATTEMPT, JobEvent, JobStatus, Progress, Started, Succeeded
 
 pytestmark = pytest.mark.integration
@@ -47,7 +48,7 @@ async def test_events_handed_in_at_once_land_in_order_none_stale(redis: Redis, t
         view = await store.get(tenant, job)
         assert view is not None
         assert (view.status, view.seq) == (JobStatus.succeeded, SEQ_PER_ATTEMPT + 7)
-        assert await redis.llen(f"jobs:job:{job}:log") == 7
+        assert await redis.llen(log_key(job)) == 7
 
 
 async def test_a_batch_survives_redis_losing_its_scripts(redis: Redis, tenant: str) -> None:

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from redis.asyncio import Redis
 
-from shared.readmodel import UPDATES_CHANNEL, JobStore
+from shared import redis_keys as keys
+from shared.readmodel import JobStore
 from shared.schemas import (
     SEQ_PER_ATTEMPT,
     Failed,
@@ -70,8 +71,9 @@ async def test_duplicates_and_stale_events_change_nothing(store: JobStore, tenan
     view = await store.get(tenant, job)
     assert view is not None
     assert (view.status, view.progress.fraction, view.seq) == (JobStatus.running, 0.8, base + 5)
-    events, _ = await store.events_after(tenant, view, 0)
-    assert [seq for seq, _ in events] == [base + 1, base + 5]
+    read = await store.since(tenant, job, None)
+    assert read is not None
+    assert [event.seq for event in read.events] == [base + 1, base + 5]
 
 
 async def test_terminal_states_absorb_and_are_never_dropped(store: JobStore, tenant: str) -> None:
@@ -122,23 +124,25 @@ async def test_another_tenants_event_or_read_is_refused(store: JobStore, tenant:
 async def test_applying_notifies_the_updates_channel(store: JobStore, redis: Redis, tenant: str) -> None:
     job = str(uuid.uuid4())
     async with redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-        await pubsub.subscribe(UPDATES_CHANNEL)
+        await pubsub.subscribe(keys.UPDATES_CHANNEL)
         await store.apply(Started(**ids(tenant, job, SEQ_PER_ATTEMPT + 1)))
         message = None
         for _ in range(50):
             message = await pubsub.get_message(timeout=0.1)
-            if message and message["data"] == job:
+            if message and message["data"].endswith(job):
                 break
         assert message is not None
-        assert message["data"] == job
+        # the tenant travels with the id, so a tenant's feed filters without reading the job
+        assert message["data"] == f"{tenant} {job}"
+        assert keys.parse_update(message["data"]) == (tenant, job)
 
 
 async def test_finished_jobs_expire(store: JobStore, redis: Redis, tenant: str) -> None:
     job = str(uuid.uuid4())
     await store.apply(Started(**ids(tenant, job, SEQ_PER_ATTEMPT + 1)))
-    assert await redis.ttl(f"jobs:job:{job}") == -1
+    assert await redis.ttl(keys.job_key(job)) == -1
     await store.apply(Succeeded(**ids(tenant, job, SEQ_PER_ATTEMPT + 2), result={}))
-    for key in (f"jobs:job:{job}", f"jobs:job:{job}:log", f"jobs:job:{job}:result"):
+    for key in (keys.job_key(job), keys.log_key(job), keys.result_key(job)):
         assert 0 < await redis.ttl(key) <= 3600, key
 
 
@@ -153,18 +157,31 @@ async def test_the_log_gives_back_every_event_as_published(store: JobStore, tena
     ]
     for event in published[:2]:
         await store.apply(event)
-    view = await store.get(tenant, job)
-    assert view is not None
-    first, position = await store.events_after(tenant, view, 0)
+    first = await store.since(tenant, job, None)
+    assert first is not None
+    assert first.job.status == JobStatus.running
     for event in published[2:]:
         await store.apply(event)
-    rest, _ = await store.events_after(tenant, view, base + 1, start=position)
-    assert [entry for _, entry in first + rest] == [
-        e.model_dump(mode="json", exclude={"result"}) for e in published
-    ]
-    view = await store.get(tenant, job)
-    assert view is not None
-    assert view.result == {"entities": ["x" * 500]}
+    rest = await store.since(tenant, job, base + 1, first.position)
+    assert rest is not None
+    # typed events, equal to what was published (the result comes back on `succeeded`)
+    assert first.events + rest.events == published
+    assert rest.position == 4
+    assert rest.job.result == {"entities": ["x" * 500]}
+    assert await store.since("mallory", job, None) is None
+
+
+async def test_since_reads_only_what_comes_after(store: JobStore, tenant: str) -> None:
+    job = str(uuid.uuid4())
+    base = SEQ_PER_ATTEMPT
+    for event in (Queued(**ids(tenant, job, base)), Started(**ids(tenant, job, base + 1))):
+        await store.apply(event)
+    read = await store.since(tenant, job, base)
+    assert read is not None
+    assert [e.type for e in read.events] == ["started"]
+    again = await store.since(tenant, job, base + 1, read.position)
+    assert again is not None
+    assert (again.events, again.position) == ([], read.position)
 
 
 async def test_a_finished_job_stays_in_compact_encodings(store: JobStore, redis: Redis, tenant: str) -> None:
@@ -174,9 +191,9 @@ async def test_a_finished_job_stays_in_compact_encodings(store: JobStore, redis:
     await store.apply(Queued(**ids(tenant, job, SEQ_PER_ATTEMPT)))
     await store.apply(Started(**ids(tenant, job, SEQ_PER_ATTEMPT + 1)))
     await store.apply(Succeeded(**ids(tenant, job, SEQ_PER_ATTEMPT + 2), result={"text": "y" * 2000}))
-    assert await redis.object("encoding", f"jobs:job:{job}") == "listpack"
-    assert await redis.object("encoding", f"jobs:job:{job}:log") in ("listpack", "quicklist")
-    assert await redis.llen(f"jobs:job:{job}:log") == 3
+    assert await redis.object("encoding", keys.job_key(job)) == "listpack"
+    assert await redis.object("encoding", keys.log_key(job)) in ("listpack", "quicklist")
+    assert await redis.llen(keys.log_key(job)) == 3
 
 
 async def test_list_pages_newest_first_with_filters(store: JobStore, redis: Redis, tenant: str) -> None:
@@ -209,16 +226,9 @@ async def test_list_pages_newest_first_with_filters(store: JobStore, redis: Redi
     done, _ = await store.list(tenant, limit=100, status=JobStatus.succeeded)
     assert {v.id for v in done} == {j for i, j in enumerate(jobs) if i % 3 == 0}
     # a job whose record expired disappears from the listing (and from the index)
-    await redis.delete(f"jobs:job:{jobs[-1]}")
+    await redis.delete(keys.job_key(jobs[-1]))
     page, _ = await store.list(tenant, limit=1)
     assert page[0].id == jobs[-2]
-
-
-async def test_idempotency_keys(store: JobStore, tenant: str) -> None:
-    assert await store.remember_submission(tenant, "k", "job-1", "fp", 60) is None
-    assert await store.remember_submission(tenant, "k", "job-2", "fp2", 60) == ("job-1", "fp")
-    await store.forget_submission(tenant, "k")
-    assert await store.remember_submission(tenant, "k", "job-3", "fp", 60) is None
 
 
 async def test_the_active_count_moves_once_per_job_whatever_the_events(store: JobStore, tenant: str) -> None:
@@ -243,3 +253,38 @@ async def test_the_active_count_moves_once_per_job_whatever_the_events(store: Jo
     assert await store.active_jobs(tenant) == 0
     await store.apply(Failed(**ids(f"{tenant}-mallory", second, base + 5), error=error))  # refused
     assert await store.active_jobs(f"{tenant}-mallory") == 0
+
+
+async def test_lists_leave_results_out(store: JobStore, redis: Redis, tenant: str) -> None:
+    job, other = str(uuid.uuid4()), str(uuid.uuid4())
+    await store.apply(Succeeded(**ids(tenant, job, SEQ_PER_ATTEMPT + 1), result={"text": "big"}))
+    await store.apply(Started(**ids("mallory", other, SEQ_PER_ATTEMPT + 1)))
+    await redis.delete(keys.result_key(other))  # a missing result key must not matter either
+    page, _ = await store.list(tenant, limit=10)
+    assert [(v.id, v.status, v.result) for v in page] == [(job, JobStatus.succeeded, None)]
+    views = await store.views(tenant, [job, other, "no-such-job"])
+    assert [(v.id, v.result) for v in views] == [(job, None)]  # another tenant's job is left out
+    one = await store.get(tenant, job)
+    assert one is not None
+    assert one.result == {"text": "big"}
+
+
+async def test_the_script_takes_any_text_and_keeps_results_byte_for_byte(
+    store: JobStore, redis: Redis, tenant: str
+) -> None:
+    # One JSON argument: quotes, newlines, unicode and Lua-looking text pass through as they are;
+    # the result is stored as given (cjson would round 0.1 + 0.2 and big integers).
+    job = str(uuid.uuid4())
+    message = 'page "1"\n of 2 — é \\ ]]--'
+    await store.apply(Progress(**ids(tenant, job, SEQ_PER_ATTEMPT + 1), fraction=0.25, message=message))
+    result = {"x": 0.1 + 0.2, "n": 12345678901234567890, "s": "ü\u0000"}
+    await store.apply(Succeeded(**ids(tenant, job, SEQ_PER_ATTEMPT + 2), result=result))
+    stored = await redis.get(keys.result_key(job))
+    assert stored == '{"x":0.30000000000000004,"n":12345678901234567890,"s":"\\u00fc\\u0000"}'
+    read = await store.since(tenant, job, None)
+    assert read is not None
+    assert read.job.result == result
+    assert [getattr(e, "message", None) for e in read.events] == [message, None]
+    view = await store.get(tenant, job)
+    assert view is not None
+    assert view.progress.message == ""  # succeeded clears it

@@ -80,3 +80,41 @@ def test_only_platform_users_can_forward() -> None:
     refused = IDS.refusal("acme-publisher", {"tenant": "globex"}, claim)
     assert refused is not None
     assert refused.code == "tenant_mismatch"
+
+
+EVENT_IDS = PublisherIdentities(["jobs-api", "jobs-ner"], {"acme-publisher": "acme"}, api_users=["jobs-api"])
+WORKER_EVENTS = ["started", "progress", "retrying", "succeeded", "failed", "cancelled"]
+
+
+@pytest.mark.parametrize("event", WORKER_EVENTS)
+def test_a_worker_user_may_publish_every_worker_event(event: str) -> None:
+    assert EVENT_IDS.event_refusal("jobs-ner", event, own_user="jobs-projector") is None
+
+
+@pytest.mark.parametrize(("event", "allowed"), [("queued", True), ("cancelled", True), ("succeeded", False)])
+def test_the_api_user_may_publish_only_queued_and_cancelled(event: str, allowed: bool) -> None:
+    refused = EVENT_IDS.event_refusal("jobs-api", event, own_user="jobs-projector")
+    assert (refused is None) == allowed
+    if refused is not None:
+        assert refused.code == "forged_event"
+
+
+def test_the_projector_believes_only_its_own_failed() -> None:
+    assert EVENT_IDS.event_refusal("jobs-projector", "failed", own_user="jobs-projector") is None
+    refused = EVENT_IDS.event_refusal("jobs-projector", "succeeded", own_user="jobs-projector")
+    assert refused is not None
+    assert refused.code == "forged_event"
+
+
+@pytest.mark.parametrize("user", ["acme-publisher", "eve", None, ""])
+def test_tenant_and_unknown_users_may_publish_no_event(user: str | None) -> None:
+    refused = EVENT_IDS.event_refusal(user, "succeeded", own_user="jobs-projector")
+    assert refused is not None
+    assert refused.code == "forged_event"
+    assert "JOBS_PLATFORM_BROKER_USERS" in refused.reason
+
+
+def test_on_a_development_broker_guest_publishes_every_event() -> None:
+    ids = PublisherIdentities.from_settings(IdentitySettings())
+    for event in ["queued", *WORKER_EVENTS]:
+        assert ids.event_refusal("guest", event, own_user="guest") is None

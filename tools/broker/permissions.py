@@ -16,7 +16,7 @@ read (consume from a queue; bind *from* an exchange).
   Publishing to queues directly would need write on the default exchange, which
   nobody gets.
 - Write on exchanges and read on queues are per role: the API publishes commands
-  and `queued` events; a worker publishes events, dead letters and delayed commands
+  and its `queued` and `cancelled` events; a worker publishes events, dead letters and delayed commands
   (retries, leases, hand-backs, through `jobs.delay`, never to `jobs` itself); every
   consumer reads only its own queues.
 
@@ -73,7 +73,8 @@ def grants(
     queue_names = [*topology.queues, *(s.queue for s in subscriptions)]
     names = [*topology.exchanges, *queue_names]
     consumed: dict[str, set[str]] = {API_SERVICE: set()}
-    publishes: dict[str, set[str]] = {API_SERVICE: {JOBS_EXCHANGE}}  # `queued` goes to Redis only
+    # The API publishes commands and its own job events (`queued`, cancel-while-queued).
+    publishes: dict[str, set[str]] = {API_SERVICE: {JOBS_EXCHANGE, EVENTS_EXCHANGE}}
     for sub in subscriptions:
         consumed.setdefault(sub.service, set()).add(sub.queue)
         out = publishes.setdefault(sub.service, set())

@@ -16,7 +16,7 @@ import sys
 from shared.identity import IdentitySettings, parse_broker_tenants
 from tools.asyncapi.subscribers import discover_subscriptions
 from tools.asyncapi.topology import declared_topology
-from tools.broker.permissions import Grant, grants
+from tools.broker.permissions import API_SERVICE, Grant, grants, service_user
 from tools.broker.rabbitmqctl import Rabbitmqctl
 
 __all__ = ["apply_grants", "password_variable"]
@@ -60,7 +60,9 @@ def main() -> int:
     for user, password in generated.items():
         print(f"created {user} with password {password} (shown once; store it as {password_variable(user)})")
     platform = ",".join(g.user for g in wanted if g.platform)
-    print(f"\nSet JOBS_PLATFORM_BROKER_USERS={platform} on the workers (the users that publish commands).")
+    print(f"\nSet JOBS_PLATFORM_BROKER_USERS={platform} on the workers and the projector (the users that")
+    print("publish commands), and JOBS_API_BROKER_USERS=" + service_user(API_SERVICE) + " on the projector")
+    print("(the API's user, which may publish only queued and cancelled events).")
     return 0
 
 

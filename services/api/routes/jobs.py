@@ -4,19 +4,20 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
-from redis.exceptions import RedisError
 
 from services.api.deps import (
     ControlDep,
     FilesDep,
     HubDep,
     JobIdDep,
+    LedgerDep,
     PublisherDep,
     SettingsDep,
     StoreDep,
     TenantDep,
 )
 from services.api.errors import unavailable
+from services.api.job_events import cancel_queued, record_queued
 from services.api.quotas.checks import SUBMIT_LIMITS
 from services.api.responses import created, error_responses, field_error, link
 from services.api.streaming import UpdateHub
@@ -24,8 +25,7 @@ from services.api.submission import SubmitJob, check_input_file, fingerprint, ne
 from shared.messaging import PublishFailed
 from shared.readmodel import JobStore
 from shared.schemas import JobPage, JobRef, JobStatus, JobTimeline, JobView, ProgressView
-from shared.telemetry.logs import log_job_event
-from shared.telemetry.metrics import PUBLISH_FAILURES, observe_job_event
+from shared.telemetry.metrics import PUBLISH_FAILURES
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], responses=error_responses(401, 503))
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ async def submit_job(
     body: SubmitJob,
     tenant: TenantDep,
     store: StoreDep,
+    ledger: LedgerDep,
     publisher: PublisherDep,
     hub: HubDep,
     settings: SettingsDep,
@@ -75,7 +76,7 @@ async def submit_job(
     await check_input_file(command, files)
     if idempotency_key:
         digest = fingerprint(body)
-        seen = await store.remember_submission(
+        seen = await ledger.remember(
             tenant, idempotency_key, command.job_id, digest, settings.idempotency_ttl
         )
         if seen is not None:
@@ -97,17 +98,11 @@ async def submit_job(
     except PublishFailed as exc:
         PUBLISH_FAILURES.labels(exc.reason).inc()
         if idempotency_key:
-            await store.forget_submission(tenant, idempotency_key)
+            await ledger.forget(tenant, idempotency_key)
         raise unavailable("the broker", exc, f"job not accepted: {exc.reason}") from exc
     # The broker has the job, so it runs whatever happens next. Recording it only now
-    # means a crash here can never leave a job "queued" that nobody will run; if Redis
-    # misses this write, the worker's first event creates the record.
-    observe_job_event(queued)
-    log_job_event(queued)
-    try:
-        await store.apply(queued)
-    except RedisError as exc:
-        log.warning("job %s accepted but not yet recorded: %s", command.job_id, exc)
+    # means a crash here can never leave a job "queued" that nobody will run.
+    await record_queued(publisher, store, queued)
     response.headers["Location"] = f"/v1/jobs/{command.job_id}"
     return JobView(
         id=command.job_id,
@@ -145,7 +140,12 @@ async def _wait_for_record(
     responses=error_responses(meaning={404: "No such job", 409: "The job has already ended"}),
 )
 async def cancel_job(
-    job_id: JobIdDep, tenant: TenantDep, store: StoreDep, control: ControlDep, settings: SettingsDep
+    job_id: JobIdDep,
+    tenant: TenantDep,
+    store: StoreDep,
+    control: ControlDep,
+    publisher: PublisherDep,
+    settings: SettingsDep,
 ) -> JobView:
     """A queued job is cancelled at once and never starts; a running one stops at its next
     step (within about a second) and ends `cancelled`."""
@@ -157,10 +157,9 @@ async def cancel_job(
     await control.request_cancel(job_id, settings.cancel_ttl)
     if view.status == JobStatus.queued:
         job = JobRef(job_id, tenant, view.operation, max(view.attempts, 1), view.created_at)
-        cancelled = JobTimeline(job, since="queued", after_seq=view.seq).cancelled()
-        if await store.apply(cancelled, only_if=JobStatus.queued) == 1:
-            # Logged, not counted: the worker counts it when the job's message reaches it.
-            log_job_event(cancelled)
+        await cancel_queued(
+            publisher, store, JobTimeline(job, since="queued", after_seq=view.seq).cancelled()
+        )
     return await store.get(tenant, job_id) or view
 
 

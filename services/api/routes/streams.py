@@ -20,22 +20,24 @@ from services.api.quotas.checks import STREAM_LIMITS, stream_refusal, stream_slo
 from services.api.responses import error_responses
 from services.api.routes.jobs import NOT_FOUND
 from services.api.settings import ApiSettings
-from services.api.streaming import StreamEvent, UpdateHub, job_events, tenant_updates
+from services.api.streaming import UpdateHub, job_events, tenant_updates
 from shared.readmodel import JobStore
 from shared.schemas.commands import is_job_id
+from shared.schemas.streams import StreamItem
 from shared.telemetry.metrics import STREAMS_OPEN
 
 router = APIRouter(prefix="/v1/jobs", tags=["streams"], responses=error_responses(401, 503))
 tenant_router = APIRouter(prefix="/v1", tags=["streams"], responses=error_responses(401, 503))
 
 
-def _sse(item: StreamEvent | None) -> str:
+def _sse(item: StreamItem | None) -> str:
     if item is None:
         return ": keep-alive\n\n"
-    return f"event: {item.type}\nid: {item.id}\ndata: {json.dumps(item.data, separators=(',', ':'))}\n\n"
+    data = json.dumps(item.payload(), separators=(",", ":"))
+    return f"event: {item.event}\nid: {item.id}\ndata: {data}\n\n"
 
 
-def _sse_response(items: AsyncIterator[StreamEvent | None]) -> StreamingResponse:
+def _sse_response(items: AsyncIterator[StreamItem | None]) -> StreamingResponse:
     async def body() -> AsyncIterator[str]:
         with STREAMS_OPEN.labels("sse").track_inprogress():
             yield "retry: 2000\n\n"
@@ -71,10 +73,12 @@ async def stream_events(
         WithJsonSchema({"type": "integer", "minimum": 0}),  # absent, never `null`
     ] = None,
 ) -> StreamingResponse:
-    if await store.get(tenant, job_id) is None:
+    first = await store.since(tenant, job_id, last_event_id)
+    if first is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    keepalive = settings.keepalive_seconds
     return _sse_response(
-        job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=settings.keepalive_seconds)
+        job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=keepalive, first=first)
     )
 
 
@@ -141,5 +145,5 @@ async def _send_events(
             if item is None:
                 await websocket.send_json({"event": "keep-alive"})
             else:
-                await websocket.send_json({"event": item.type, "id": item.id, "data": item.data})
+                await websocket.send_json({"event": item.event, "id": item.id, "data": item.payload()})
         await websocket.close(code=1000)
