@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, status
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.requests import HTTPConnection
 
 from services.api.deps import StreamTenantDep, TenantDep
@@ -56,7 +58,19 @@ async def get_quotas(conn: HTTPConnection) -> TenantQuotas:
     return _quotas(conn)
 
 
-async def check_submit_rate(conn: HTTPConnection, tenant: TenantDep) -> None:
+async def check_submission_limits(conn: HTTPConnection, tenant: TenantDep) -> None:
+    """The active-jobs count first, so that a submission it refuses takes nothing from the
+    rate bucket. While Redis does not answer, submissions are not limited: the broker takes
+    jobs without Redis (their records catch up), and a limit must not turn a Redis outage
+    into a submission outage."""
+    try:
+        await _check_active_jobs(conn, tenant)
+        await _check_submit_rate(conn, tenant)
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        log.warning("tenant limits not checked for %s, Redis unavailable: %s", tenant, exc)
+
+
+async def _check_submit_rate(conn: HTTPConnection, tenant: str) -> None:
     quotas = _quotas(conn)
     refused = await quotas.submit_rate.take(tenant)
     if refused is not None:
@@ -71,7 +85,7 @@ async def check_submit_rate(conn: HTTPConnection, tenant: TenantDep) -> None:
         )
 
 
-async def check_active_jobs(conn: HTTPConnection, tenant: TenantDep) -> None:
+async def _check_active_jobs(conn: HTTPConnection, tenant: str) -> None:
     limit = _quotas(conn).max_active_jobs
     if limit <= 0:
         return
@@ -119,8 +133,7 @@ async def hold_stream_slot(conn: HTTPConnection, tenant: StreamTenantDep) -> Asy
         yield
 
 
-# For a route's `dependencies=`: the active-jobs count first, so that a submission it refuses
-# takes nothing from the rate bucket.
-SUBMIT_LIMITS = [Depends(check_active_jobs), Depends(check_submit_rate)]
+# For a route's `dependencies=`.
+SUBMIT_LIMITS = [Depends(check_submission_limits)]
 STREAM_LIMITS = [Depends(hold_stream_slot)]
 QuotasDep = Annotated[TenantQuotas, Depends(get_quotas)]
