@@ -22,6 +22,7 @@ __all__ = [
     "S3Storage",
     "StorageSettings",
     "StorageUnavailable",
+    "UsesStorage",
     "open_storage",
 ]
 
@@ -59,6 +60,14 @@ class StorageSettings(BaseSettings):
     s3_region: str | None = Field(None, description="S3 backend: the region, e.g. `us-east-1`.")
     s3_access_key_id: str | None = Field(None, description="Unset: boto3's usual credential chain.")
     s3_secret_access_key: str | None = Field(None, description="Unset: boto3's usual credential chain.")
+
+
+class UsesStorage(BaseSettings):
+    """Mixed into the settings of a service that reads or writes uploads (API, OCR, LLM)."""
+
+    storage: StorageSettings = Field(
+        default_factory=StorageSettings, description="Where uploads live (`STORAGE_*` variables)."
+    )
 
 
 class LocalStorage:

@@ -4,7 +4,8 @@ Every dependency is `async def` although none awaits: FastAPI runs a plain `def`
 on a worker thread, a thread hop per dependency per request that the profile showed
 (bench/README.md); these only read attributes, so the event loop runs them inline."""
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar, cast
 
 from fastapi import Depends, HTTPException, Query, Request, status
 from starlette.requests import HTTPConnection
@@ -34,32 +35,26 @@ __all__ = [
 ]
 
 
-async def get_store(conn: HTTPConnection) -> JobStore:
-    return conn.app.state.store  # type: ignore[no-any-return]
+T = TypeVar("T")
 
 
-async def get_ledger(conn: HTTPConnection) -> SubmissionLedger:
-    return conn.app.state.ledger  # type: ignore[no-any-return]
+def _from_state(name: str, kind: type[T]) -> Callable[[HTTPConnection], Awaitable[T]]:
+    """A dependency reading what the lifespan put in `app.state.<name>` (a `kind`)."""
+
+    async def get(conn: HTTPConnection) -> T:
+        return cast(T, getattr(conn.app.state, name))
+
+    get.__name__ = f"get_{name}"
+    return get
 
 
-async def get_control(conn: HTTPConnection) -> JobControl:
-    return conn.app.state.control  # type: ignore[no-any-return]
-
-
-async def get_publisher(request: Request) -> Publisher:
-    return request.app.state.publisher  # type: ignore[no-any-return]
-
-
-async def get_hub(conn: HTTPConnection) -> UpdateHub:
-    return conn.app.state.hub  # type: ignore[no-any-return]
-
-
-async def get_files(conn: HTTPConnection) -> FileCatalog:
-    return conn.app.state.files  # type: ignore[no-any-return]
-
-
-async def get_settings(conn: HTTPConnection) -> ApiSettings:
-    return conn.app.state.settings  # type: ignore[no-any-return]
+get_store = _from_state("store", JobStore)
+get_ledger = _from_state("ledger", SubmissionLedger)
+get_control = _from_state("control", JobControl)
+get_publisher = _from_state("publisher", Publisher)
+get_hub = _from_state("hub", UpdateHub)
+get_files = _from_state("files", FileCatalog)
+get_settings = _from_state("settings", ApiSettings)
 
 
 async def get_tenant(request: Request) -> str:

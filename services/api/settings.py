@@ -4,17 +4,13 @@ from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import MetricsSettings
-from shared.storage import StorageSettings
+from shared.storage import UsesStorage
 
 __all__ = ["ApiSettings"]
 
 
-class ApiSettings(MetricsSettings):
+class ApiSettings(MetricsSettings, UsesStorage):
     model_config = SettingsConfigDict(env_prefix="API_", extra="ignore")
-
-    storage: StorageSettings = Field(
-        default_factory=StorageSettings, description="Where uploads live (`STORAGE_*` variables)."
-    )
 
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, description="Port the API listens on.")

@@ -2,17 +2,13 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import WorkerSettings
-from shared.storage import StorageSettings
+from shared.storage import UsesStorage
 
 __all__ = ["LlmSettings"]
 
 
-class LlmSettings(WorkerSettings):
+class LlmSettings(WorkerSettings, UsesStorage):
     model_config = SettingsConfigDict(env_prefix="LLM_", extra="ignore")
-
-    storage: StorageSettings = Field(
-        default_factory=StorageSettings, description="Where uploads live (`STORAGE_*` variables)."
-    )
 
     metrics_port: int = Field(
         9102, ge=0, le=65535, description="Port of the /metrics listener; 0 disables it."

@@ -5,17 +5,13 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import WorkerSettings
-from shared.storage import StorageSettings
+from shared.storage import UsesStorage
 
 __all__ = ["OcrSettings"]
 
 
-class OcrSettings(WorkerSettings):
+class OcrSettings(WorkerSettings, UsesStorage):
     model_config = SettingsConfigDict(env_prefix="OCR_", extra="ignore")
-
-    storage: StorageSettings = Field(
-        default_factory=StorageSettings, description="Where uploads live (`STORAGE_*` variables)."
-    )
 
     metrics_port: int = Field(
         9104, ge=0, le=65535, description="Port of the /metrics listener; 0 disables it."

@@ -143,6 +143,8 @@ def _section(cls: type[BaseSettings], classes: list[type[BaseSettings]], missing
     # A field holding other settings (`identity`, `storage`) is read from that class's own
     # variables, which have their own table: no variable of its own to list here.
     own = [name for name in own if not _is_settings(cls.model_fields[name].annotation)]
+    if not own:
+        return []  # only settings of other classes (a mixin such as `UsesStorage`)
     for name in own:
         field = cls.model_fields[name]
         if not field.description:
