@@ -142,8 +142,9 @@ def _section(cls: type[BaseSettings], classes: list[type[BaseSettings]], missing
     own = [name for name in inspect.get_annotations(cls) if name in cls.model_fields]  # in source order
     # A field holding other settings (`identity`, `storage`) is read from that class's own
     # variables, which have their own table: no variable of its own to list here.
-    own = [name for name in own if not _is_settings(cls.model_fields[name].annotation)]
-    if not own:
+    nested = [name for name in own if _is_settings(cls.model_fields[name].annotation)]
+    own = [name for name in own if name not in nested]
+    if nested and not own:
         return []  # only settings of other classes (a mixin such as `UsesStorage`)
     for name in own:
         field = cls.model_fields[name]
