@@ -8,9 +8,11 @@ from redis.asyncio import Redis
 
 from shared.redis_keys import control_key
 
-__all__ = ["JobControl", "LeaseState"]
+__all__ = ["CancelState", "JobControl", "LeaseState"]
 
 LeaseState = Literal["held", "done"] | None
+CancelState = Literal["requested", "recorded"] | None
+"""`recorded`: the API has already published the job's `cancelled` (it was still queued)."""
 
 
 class JobControl:
@@ -19,6 +21,17 @@ class JobControl:
 
     async def request_cancel(self, job_id: str, ttl: int) -> None:
         await self.redis.set(control_key("cancel", job_id), "1", ex=ttl)
+
+    async def mark_cancel_recorded(self, job_id: str) -> None:
+        """The job's `cancelled` is on the broker: the worker that takes its command acks it
+        without publishing another (which would count the job twice)."""
+        await self.redis.set(control_key("cancel", job_id), "recorded", xx=True, keepttl=True)
+
+    async def cancel_state(self, job_id: str) -> CancelState:
+        value = await self.redis.get(control_key("cancel", job_id))
+        if value is None:
+            return None
+        return "recorded" if value == "recorded" else "requested"
 
     async def cancelled(self, job_ids: Sequence[str]) -> set[str]:
         """Which of these jobs have been asked to stop (one round trip)."""

@@ -8,6 +8,7 @@ import logging
 
 from redis.exceptions import RedisError
 
+from shared.control import JobControl
 from shared.messaging import Publisher, PublishFailed
 from shared.readmodel import JobStore
 from shared.schemas import Cancelled, JobStatus, Queued
@@ -36,7 +37,9 @@ async def record_queued(publisher: Publisher, store: JobStore, queued: Queued) -
         raise published
 
 
-async def cancel_queued(publisher: Publisher, store: JobStore, cancelled: Cancelled) -> None:
+async def cancel_queued(
+    publisher: Publisher, store: JobStore, control: JobControl, cancelled: Cancelled
+) -> None:
     """Cancel a job that is still waiting, unless it started meanwhile (then its worker ends
     it `cancelled` at its next step). Applied first, published only if it applied: the
     broker then holds exactly the change the read model made."""
@@ -44,6 +47,7 @@ async def cancel_queued(publisher: Publisher, store: JobStore, cancelled: Cancel
         return
     try:
         await publisher.publish_event(cancelled)
+        await control.mark_cancel_recorded(cancelled.job_id)
     except PublishFailed as exc:
         # The worker that takes the job's command publishes its own `cancelled`.
         log.warning("job %s cancelled, its cancelled event is not on the broker: %s", cancelled.job_id, exc)

@@ -14,7 +14,7 @@ from shared.messaging import Publisher, PublishFailed
 from shared.schemas import JobCommand, JobEvent
 from shared.schemas.topology import QueueSpec
 from shared.worker.intake import WATCHDOG_HEADER
-from shared.worker.ports import LeaseState, Unavailable
+from shared.worker.ports import CancelState, LeaseState, Unavailable
 
 __all__ = ["AmqpDelivery", "PublisherBus", "RedisControl"]
 
@@ -101,6 +101,10 @@ class RedisControl:
     async def cancelled(self, job_ids: Sequence[str]) -> set[str]:
         with _unavailable():
             return await self.control.cancelled(job_ids)
+
+    async def cancel_state(self, job_id: str) -> CancelState:
+        with _unavailable():
+            return await self.control.cancel_state(job_id)
 
     async def hold_lease(self, job_id: str, owner: str, ttl: float) -> None:
         with _unavailable():

@@ -1,18 +1,17 @@
 """What the runner needs from the outside world, as Protocols: the delivery it settles,
 where job events go, how a command comes back later, and the cancel flags and leases.
 
-Adapters (shared/worker/adapters.py for aio-pika and Redis, tests/support/memory.py for
+Adapters (shared/worker/adapters.py for aio-pika and Redis, tests/support/runner_memory.py for
 tests) raise `Unavailable` and nothing else when the infrastructure cannot take a call,
 so the runner handles one exception where it used to list three."""
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from shared.control import CancelState, LeaseState
 from shared.schemas import JobCommand, JobEvent
 
-__all__ = ["CancelControl", "CommandBus", "Delivery", "EventSink", "LeaseState", "Unavailable"]
-
-LeaseState = Literal["held", "done"] | None
+__all__ = ["CancelControl", "CancelState", "CommandBus", "Delivery", "EventSink", "LeaseState", "Unavailable"]
 
 
 class Unavailable(Exception):
@@ -60,6 +59,7 @@ class CommandBus(Protocol):
 
 class CancelControl(Protocol):
     async def cancelled(self, job_ids: Sequence[str]) -> set[str]: ...
+    async def cancel_state(self, job_id: str) -> CancelState: ...
     async def hold_lease(self, job_id: str, owner: str, ttl: float) -> None: ...
     async def finish_lease(self, job_id: str, ttl: float) -> None: ...
     async def release_lease(self, job_id: str) -> None: ...

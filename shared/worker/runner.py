@@ -33,7 +33,7 @@ from shared.worker.context import JobContext
 from shared.worker.errors import JobFailure
 from shared.worker.intake import Job, Reject, admit
 from shared.worker.lease import LeaseKeeper, owner_is_gone
-from shared.worker.ports import CancelControl, CommandBus, Delivery, EventSink, Unavailable
+from shared.worker.ports import CancelControl, CancelState, CommandBus, Delivery, EventSink, Unavailable
 
 __all__ = ["JobRunner"]
 
@@ -104,8 +104,10 @@ class JobRunner:
             await self._reject(delivery, verdict)
             return
         job, ctx = verdict, JobContext(verdict.command, self.events)
-        if await self._cancel_requested(job.command.job_id):
-            await ctx.cancelled()
+        cancel = await self._cancel_state(job.command.job_id)
+        if cancel is not None:
+            if cancel == "requested":  # else the API has published it already
+                await ctx.cancelled()
             await delivery.ack()
             return
         if job.watchdog and not await owner_is_gone(
@@ -125,14 +127,14 @@ class JobRunner:
         await delivery.dead_letter(reject.code, reject.reason)
         await delivery.ack()
 
-    async def _cancel_requested(self, job_id: str) -> bool:
+    async def _cancel_state(self, job_id: str) -> CancelState:
         """Best effort while Redis is away: the job starts, and the poller stops it later.
         (Failing the delivery instead would count against its delivery limit.)"""
         try:
-            return bool(await self.control.cancelled([job_id]))
+            return await self.control.cancel_state(job_id)
         except Unavailable as exc:
             log.warning("cannot check whether job %s was cancelled: %s", job_id, exc)
-            return False
+            return None
 
     async def _run(self, delivery: Delivery, job: Job, ctx: JobContext) -> None:
         await ctx.started()

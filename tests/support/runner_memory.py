@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from shared.control import CancelState
 from shared.identity import FORWARDED_FOR_HEADER
 from shared.schemas import JobCommand, JobEvent
 from shared.schemas.topology import DELIVERY_LIMIT
@@ -111,8 +112,12 @@ class MemoryControl:
     def _set(self, key: str, value: str, ttl: float) -> None:
         self._keys[key] = (value, asyncio.get_running_loop().time() + ttl)
 
-    def request_cancel(self, job_id: str, ttl: float = 60) -> None:
-        self._set(f"cancel:{job_id}", "1", ttl)
+    def request_cancel(self, job_id: str, ttl: float = 60, *, recorded: bool = False) -> None:
+        self._set(f"cancel:{job_id}", "recorded" if recorded else "1", ttl)
+
+    async def cancel_state(self, job_id: str) -> CancelState:
+        value = self._get(f"cancel:{job_id}")
+        return None if value is None else "recorded" if value == "recorded" else "requested"
 
     async def cancelled(self, job_ids: Sequence[str]) -> set[str]:
         return {j for j in job_ids if self._get(f"cancel:{j}")}
@@ -173,8 +178,8 @@ class MemoryTransport(RunnerTransport):
             await asyncio.sleep(0.01)
         raise AssertionError("nothing was dead-lettered")
 
-    async def request_cancel(self, job_id: str) -> None:
-        self.control.request_cancel(job_id)
+    async def request_cancel(self, job_id: str, *, recorded: bool = False) -> None:
+        self.control.request_cancel(job_id, recorded=recorded)
 
     async def crash_holding_next(self) -> None:
         self.broker.requeue(await self.broker.queue.get())

@@ -109,8 +109,11 @@ class RabbitTransport(RunnerTransport):
             await asyncio.sleep(0.05)
         raise AssertionError("nothing was dead-lettered")
 
-    async def request_cancel(self, job_id: str) -> None:
-        await JobControl(self.redis).request_cancel(job_id, 60)
+    async def request_cancel(self, job_id: str, *, recorded: bool = False) -> None:
+        control = JobControl(self.redis)
+        await control.request_cancel(job_id, 60)
+        if recorded:
+            await control.mark_cancel_recorded(job_id)
 
     async def crash_holding_next(self) -> None:
         channel = await self.connection.channel()

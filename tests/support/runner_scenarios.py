@@ -151,6 +151,13 @@ class RunnerScenarios:
         assert [e.type for e in events] == ["cancelled"]
         assert ran == []
 
+    async def test_a_cancel_the_api_recorded_is_not_published_again(self, transport: RunnerTransport) -> None:
+        cancelled, later = await transport.submit(), await transport.submit()
+        await transport.request_cancel(cancelled.job_id, recorded=True)
+        await transport.runner(entities)
+        await transport.until(later.job_id, "succeeded")
+        assert transport.of(cancelled.job_id) == []
+
     @pytest.mark.parametrize(
         ("body", "routing_key", "code", "fails_job"),
         [

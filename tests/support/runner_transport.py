@@ -55,7 +55,9 @@ class RunnerTransport(abc.ABC):
         """The next dead letter: (x-error-code, body); fails when none comes."""
 
     @abc.abstractmethod
-    async def request_cancel(self, job_id: str) -> None: ...
+    async def request_cancel(self, job_id: str, *, recorded: bool = False) -> None:
+        """`recorded`: as the API does when it has published the job's `cancelled` itself."""
+
     @abc.abstractmethod
     async def crash_holding_next(self) -> None:
         """Take the next delivery and die holding it (as a SIGKILLed worker does)."""

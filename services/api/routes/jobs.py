@@ -158,7 +158,7 @@ async def cancel_job(
     if view.status == JobStatus.queued:
         job = JobRef(job_id, tenant, view.operation, max(view.attempts, 1), view.created_at)
         await cancel_queued(
-            publisher, store, JobTimeline(job, since="queued", after_seq=view.seq).cancelled()
+            publisher, store, control, JobTimeline(job, since="queued", after_seq=view.seq).cancelled()
         )
     return await store.get(tenant, job_id) or view
 
