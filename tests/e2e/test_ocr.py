@@ -14,7 +14,7 @@ import pytest
 from shared.schemas.topology import JOBS_EXCHANGE
 from tests.e2e.conftest import OCR_MAX_PAGES, UPLOAD_LIMIT, Stack
 from tests.e2e.helpers import follow
-from tests.e2e.test_bad_input import publish_raw
+from tests.e2e.test_dead_letters import publish_raw
 from tests.support import ocr_samples
 from tests.support.ocr_samples import character_error_rate
 

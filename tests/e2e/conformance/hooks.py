@@ -39,7 +39,7 @@ IDEMPOTENCY_KEY_MAX = 255
 def before_call(context: schemathesis.HookContext, case: Case[Any], kwargs: dict[str, Any]) -> None:
     """Schemathesis reuses a generated header value across unrelated requests; a client gives
     each distinct request its own Idempotency-Key. (A key reused with another body is a 422
-    by design, tested in test_job_path.py.) A key over the limit stays as generated: too long."""
+    by design, tested in test_idempotency.py.) A key over the limit stays as generated: too long."""
     for name, value in (case.headers or {}).items():
         if name.lower() == "idempotency-key" and isinstance(value, str) and len(value) <= IDEMPOTENCY_KEY_MAX:
             suffix = "-" + hashlib.sha256(repr(case.body).encode()).hexdigest()[:16]
