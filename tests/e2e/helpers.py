@@ -102,3 +102,22 @@ def final_status(events: list[tuple[str, int, dict[str, Any]]]) -> str:
     status = str(data["status"]) if kind == "snapshot" else kind
     assert status in TERMINAL_STATES, f"stream ended without a terminal state: {events[-3:]}"
     return status
+
+
+async def take_dead_letters(
+    amqp: aio_pika.abc.AbstractRobustConnection, queue: str, wanted: set[str], within: float = 30
+) -> dict[str, aio_pika.abc.AbstractIncomingMessage]:
+    """Take messages off a dead-letter queue until every wanted message id is found."""
+    channel = await amqp.channel()
+    dlq = await channel.declare_queue(queue, passive=True)
+    found: dict[str, aio_pika.abc.AbstractIncomingMessage] = {}
+    deadline = asyncio.get_running_loop().time() + within
+    while wanted - found.keys():
+        assert asyncio.get_running_loop().time() < deadline, f"not dead-lettered: {wanted - found.keys()}"
+        message = await dlq.get(fail=False, no_ack=True)
+        if message is None:
+            await asyncio.sleep(0.1)
+        elif message.message_id in wanted:
+            found[str(message.message_id)] = message
+    await channel.close()
+    return found

@@ -1,7 +1,6 @@
 """Bad input on the broker costs nothing but itself: dead-lettered with a reason,
 the job it names failed, the consumer still up and still processing."""
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -12,7 +11,7 @@ import pytest
 
 from shared.schemas.topology import EVENTS_EXCHANGE, JOBS_EXCHANGE, NER_QUEUE, PROJECTOR_QUEUE
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import final_status, follow, submit
+from tests.e2e.helpers import final_status, follow, submit, take_dead_letters
 
 pytestmark = pytest.mark.e2e
 
@@ -33,25 +32,6 @@ async def publish_raw(stack: Stack, exchange: str, routing_key: str, body: bytes
         routing_key=routing_key,
     )
     await channel.close()
-
-
-async def dead_letters(
-    stack: Stack, queue: str, wanted: set[str], within: float = 30
-) -> dict[str, aio_pika.abc.AbstractIncomingMessage]:
-    """Take messages off a dead-letter queue until every wanted message id is found."""
-    channel = await stack.amqp.channel()
-    dlq = await channel.declare_queue(queue, passive=True)
-    found: dict[str, aio_pika.abc.AbstractIncomingMessage] = {}
-    deadline = asyncio.get_running_loop().time() + within
-    while wanted - found.keys():
-        assert asyncio.get_running_loop().time() < deadline, f"not dead-lettered: {wanted - found.keys()}"
-        message = await dlq.get(fail=False, no_ack=True)
-        if message is None:
-            await asyncio.sleep(0.1)
-        elif message.message_id in wanted:
-            found[message.message_id] = message
-    await channel.close()
-    return found
 
 
 def command(job_id: str, **overrides: object) -> bytes:
@@ -91,7 +71,7 @@ async def test_malformed_job_messages_are_dead_lettered_with_a_reason(
     good = await submit(alpha, "Barack Obama visited Paris.")
     assert final_status(await follow(alpha, good["id"])) == "succeeded"
 
-    found = await dead_letters(stack, NER_QUEUE.dead_letter_queue, set(cases))
+    found = await take_dead_letters(stack.amqp, NER_QUEUE.dead_letter_queue, set(cases))
     for message_id, (body, code) in cases.items():
         message = found[message_id]
         assert message.body == body
@@ -121,7 +101,7 @@ async def test_malformed_events_are_dead_lettered_and_the_projector_carries_on(
     }
     for message_id, body in ids.items():
         await publish_raw(stack, EVENTS_EXCHANGE, "ner.entities.started", body, message_id)
-    found = await dead_letters(stack, PROJECTOR_QUEUE.dead_letter_queue, set(ids))
+    found = await take_dead_letters(stack.amqp, PROJECTOR_QUEUE.dead_letter_queue, set(ids))
     assert {m.headers["x-error-code"] for m in found.values()} == {"invalid_event"}
     job = await submit(alpha, "Toyota opened an office in Nairobi.")
     assert final_status(await follow(alpha, job["id"])) == "succeeded"

@@ -14,6 +14,8 @@ import httpx
 import pytest
 import yaml
 
+from tests.e2e.helpers import take_dead_letters
+
 pytestmark = pytest.mark.e2e
 
 CONTRACT = yaml.safe_load((Path(__file__).resolve().parents[2] / "asyncapi.yaml").read_text())
@@ -112,24 +114,6 @@ async def test_a_direct_publisher_submits_a_job_its_tenant_can_follow(
     assert view["status"] == "succeeded", view
     assert {"text": "Paris", "label": "GPE", "start": 21, "end": 26} in view["result"]["entities"]
     assert (await beta.get(f"/v1/jobs/{body['job_id']}")).status_code == 404
-
-
-async def take_dead_letters(
-    amqp: aio_pika.abc.AbstractRobustConnection, queue: str, wanted: set[str], within: float = 30
-) -> dict[str, aio_pika.abc.AbstractIncomingMessage]:
-    channel = await amqp.channel()
-    dlq = await channel.declare_queue(queue, passive=True)
-    found: dict[str, aio_pika.abc.AbstractIncomingMessage] = {}
-    deadline = asyncio.get_running_loop().time() + within
-    while wanted - found.keys():
-        assert asyncio.get_running_loop().time() < deadline, f"not dead-lettered: {wanted - found.keys()}"
-        message = await dlq.get(fail=False, no_ack=True)
-        if message is None:
-            await asyncio.sleep(0.1)
-        elif message.message_id in wanted:
-            found[str(message.message_id)] = message
-    await channel.close()
-    return found
 
 
 async def test_commands_without_a_known_identity_are_dead_lettered_and_touch_no_job(
