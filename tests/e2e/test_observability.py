@@ -99,7 +99,8 @@ async def _whole_trace(collector: OtlpCollector, trace_id: str) -> list[Recorded
     for _ in range(100):
         spans = collector.trace(trace_id)
         worker_done = any(s.service == "ner" and s.kind == SPAN_KIND_CONSUMER for s in spans)
-        published = sum(s.service == "ner" and s.name == "job-events publish" for s in spans)
+        # the worker's events and the API's `queued`
+        published = sum(s.service in ("ner", "api") and s.name == "job-events publish" for s in spans)
         applied = sum(s.service == "projector" and s.kind == SPAN_KIND_CONSUMER for s in spans)
         if worker_done and published and applied >= published and any(s.service == "api" for s in spans):
             return spans
