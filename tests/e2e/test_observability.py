@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 from shared.schemas.topology import JOBS_EXCHANGE
 from tests.e2e.conftest import Stack
-from tests.e2e.helpers import delta, final_status, follow, scrape, submit, value
+from tests.e2e.helpers import delta, final_status, follow, recorded_queued_only, scrape, submit, value
 from tests.support.otlp_collector import OtlpCollector, RecordedSpan
 
 SPAN_KIND_SERVER, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER = 2, 4, 5
@@ -44,6 +44,22 @@ async def test_metrics_count_jobs_on_the_api_and_the_worker(
     await exchange.publish(message, routing_key="ner.entities")
     await channel.close()
 
+    # While a stream is open the API counts it: a job recorded as queued that no worker will
+    # touch keeps its stream open (with keep-alives) until the client leaves.
+    idle = await recorded_queued_only(redis)
+    async with alpha.stream("GET", f"/v1/jobs/{idle.job_id}/events", timeout=60) as response:
+        assert response.status_code == 200, await response.aread()
+        # Keep a reference to the line iterator: one dropped mid-stream is finalized at once,
+        # and httpx then closes the connection, which ends the stream on the server.
+        lines = response.aiter_lines()
+        async for line in lines:
+            if line == "event: snapshot":
+                break
+        assert value(await scrape(api_url), "api_streams_open", transport="sse") == 1
+    for _ in range(50):  # the API notices a gone client at its next keep-alive (1 s here)
+        if value(await scrape(api_url), "api_streams_open", transport="sse") == 0:
+            break
+        await asyncio.sleep(0.1)
     for job in jobs:
         assert final_status(await follow(alpha, job["id"])) == "succeeded"
     for _ in range(100):
