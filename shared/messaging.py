@@ -13,6 +13,7 @@ import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 from yarl import URL
 
+from shared.history import HistorySettings
 from shared.identity import FORWARDED_FOR_HEADER
 from shared.schemas import JobCommand, JobEvent
 from shared.schemas.topology import (
@@ -20,6 +21,7 @@ from shared.schemas.topology import (
     DELAY_EXCHANGE,
     DELAY_LEVELS,
     EVENTS_EXCHANGE,
+    HISTORY_STREAM,
     JOBS_EXCHANGE,
     QUEUES,
     QueueSpec,
@@ -31,7 +33,7 @@ from shared.telemetry.metrics import DEAD_LETTERS
 from shared.telemetry.recorder import record_job_event
 from shared.telemetry.tracing import inject_context, publishing
 
-__all__ = ["PublishFailed", "Publisher", "declare_topology", "stop_consuming"]
+__all__ = ["HistoryMismatch", "PublishFailed", "Publisher", "declare_topology", "stop_consuming"]
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,15 @@ class PublishFailed(Exception):
         self.detail = detail
 
 
-async def declare_topology(channel: AbstractChannel) -> dict[str, AbstractExchange]:
-    """Declare every exchange, queue and binding (idempotent); return the exchanges by name."""
+class HistoryMismatch(RuntimeError):
+    """The job history stream exists with other retention arguments than this service's settings."""
+
+
+async def declare_topology(
+    channel: AbstractChannel, history: HistorySettings | None = None
+) -> dict[str, AbstractExchange]:
+    """Declare every exchange, queue and binding (idempotent); return the exchanges by name.
+    `history`: the history stream's retention (default: from the environment)."""
     exchanges = {
         JOBS_EXCHANGE: await channel.declare_exchange(JOBS_EXCHANGE, "topic", durable=True),
         EVENTS_EXCHANGE: await channel.declare_exchange(EVENTS_EXCHANGE, "topic", durable=True),
@@ -61,7 +70,27 @@ async def declare_topology(channel: AbstractChannel) -> dict[str, AbstractExchan
             delay_queue(level), durable=True, arguments={"x-dead-letter-exchange": JOBS_EXCHANGE}
         )
         await delayed.bind(exchanges[DELAY_EXCHANGE], arguments={"x-match": "all", "delay-level": level})
+    await declare_history(channel, history or HistorySettings(), exchanges)
     return exchanges
+
+
+async def declare_history(
+    channel: AbstractChannel, history: HistorySettings, exchanges: Mapping[str, AbstractExchange]
+) -> None:
+    """The job history stream. A stream's arguments cannot change once it exists: declaring it
+    with other retention closes the channel with PRECONDITION_FAILED, reported here with what to do."""
+    arguments = HISTORY_STREAM.arguments(max_age=history.max_age, max_bytes=history.max_bytes)
+    try:
+        stream = await channel.declare_queue(HISTORY_STREAM.name, durable=True, arguments=arguments)
+    except aiormq.exceptions.ChannelPreconditionFailed as exc:
+        raise HistoryMismatch(
+            f"stream {HISTORY_STREAM.name!r} exists with other arguments than HISTORY_MAX_AGE="
+            f"{history.max_age} HISTORY_MAX_BYTES={history.max_bytes} ({exc}). A stream's arguments "
+            "cannot change: set the settings back to the stream's values, and change its retention "
+            "with a policy (docs/operations.md, 'Job history')"
+        ) from exc
+    for exchange, key in HISTORY_STREAM.bindings:
+        await stream.bind(exchanges[exchange], routing_key=key)
 
 
 async def stop_consuming(channel: AbstractChannel) -> None:

@@ -15,6 +15,7 @@ __all__ = [
     "DELAY_LEVELS",
     "DELIVERY_LIMIT",
     "EVENTS_EXCHANGE",
+    "HISTORY_STREAM",
     "JOBS_EXCHANGE",
     "JOB_QUEUES",
     "LLM_QUEUE",
@@ -23,6 +24,7 @@ __all__ = [
     "PROJECTOR_QUEUE",
     "QUEUES",
     "QueueSpec",
+    "StreamSpec",
     "delay_level_for",
     "delay_queue",
     "event_routing_key",
@@ -138,6 +140,49 @@ DEAD_LETTER_WATCH_QUEUE = QueueSpec(
 
 QUEUES: tuple[QueueSpec, ...] = (*JOB_QUEUES, PROJECTOR_QUEUE, DEAD_LETTER_WATCH_QUEUE)
 """Every queue of the platform; all of them are declared by every service at start."""
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """A durable RabbitMQ stream (an append-only log read from any offset, never emptied by
+    consumers). Retention (`max_age`, `max_bytes`) comes from the operator's settings
+    (shared/history.py); a stream's arguments cannot change after it is declared, so
+    retention of an existing stream is changed with a policy (docs/operations.md)."""
+
+    name: str
+    bindings: tuple[tuple[str, str], ...]
+    """(exchange, routing key) pairs."""
+    readers: tuple[str, ...]
+    """Services that consume the stream (their broker users get read on it)."""
+    description: str = ""
+    initial_cluster_size: int = 3
+    """Replicas on a cluster; RabbitMQ caps it at the number of nodes."""
+    max_segment_bytes: int = 100_000_000
+    """Retention deletes whole segments: smaller ones keep the size cap closer."""
+
+    def arguments(self, *, max_age: str, max_bytes: int) -> dict[str, Any]:
+        return {
+            "x-queue-type": "stream",
+            "x-max-age": max_age,
+            "x-max-length-bytes": max_bytes,
+            "x-stream-max-segment-size-bytes": self.max_segment_bytes,
+            "x-initial-cluster-size": self.initial_cluster_size,
+        }
+
+
+HISTORY_STREAM = StreamSpec(
+    name="jobs.history",
+    bindings=(
+        *((JOBS_EXCHANGE, key) for q in JOB_QUEUES for key in q.binding_keys),
+        (EVENTS_EXCHANGE, "#"),
+    ),
+    readers=("projector",),
+    description="The job history: every job command (with its `queued` time, direct publishers'"
+    " included) and every job event, in order per job, kept by age and size. services/projector"
+    " folds it into the Redis read model and replays it from the first offset when Redis has lost"
+    " the read model. Read it with `x-stream-offset` (a consumer argument), a prefetch and acks."
+    " Bound to the job queues' keys only, so a command no queue takes still comes back unroutable.",
+)
 
 
 def delay_queue(level: int) -> str:

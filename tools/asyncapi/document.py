@@ -19,6 +19,7 @@ from shared.schemas.deadletters import DEAD_LETTER_CODES, DeadLetterHeaders
 from shared.schemas.topology import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
+    HISTORY_STREAM,
     JOBS_EXCHANGE,
     QueueSpec,
 )
@@ -232,6 +233,21 @@ def _declared_description(declared: DeclaredQueue | None) -> str:
     return text
 
 
+def _history_channel(
+    arguments: Mapping[str, Any], bindings: list[dict[str, Any]], names: Sequence[str]
+) -> dict[str, Any]:
+    channel = _queue_channel(HISTORY_STREAM.name, HISTORY_STREAM.description, arguments, bindings)
+    channel["x-consumers"] = list(HISTORY_STREAM.readers)
+    channel["publish"] = {
+        "operationId": "read_job_history",
+        "description": "A stream consumer: `x-stream-offset` (`first`, an offset, a timestamp) as a"
+        " consumer argument, a prefetch, and an ack for every record.",
+        "bindings": {"amqp": {"ack": True, "bindingVersion": AMQP_BINDING}},
+        "message": _one_of(names),
+    }
+    return channel
+
+
 def _one_of(names: Sequence[str]) -> dict[str, Any]:
     refs = [_ref("messages", name) for name in names]
     return refs[0] if len(refs) == 1 else {"oneOf": refs}
@@ -298,6 +314,11 @@ def build_document(
         else:
             bindings, arguments = [{"exchange": subs[0].exchange or ""}], {}
         exchanges = {b["exchange"] for b in bindings}
+        if name == HISTORY_STREAM.name:
+            channels[name] = _history_channel(
+                arguments, bindings, [f"command.{op.name}" for op in ops] + event_names
+            )
+            continue
         if JOBS_EXCHANGE in exchanges:
             names = [f"command.{op.name}" for op in ops if op.queue.name == name]
         elif EVENTS_EXCHANGE in exchanges:

@@ -28,7 +28,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from shared.schemas.topology import DEAD_LETTER_EXCHANGE, DELAY_EXCHANGE, EVENTS_EXCHANGE, JOBS_EXCHANGE
+from shared.schemas.topology import (
+    DEAD_LETTER_EXCHANGE,
+    DELAY_EXCHANGE,
+    EVENTS_EXCHANGE,
+    HISTORY_STREAM,
+    JOBS_EXCHANGE,
+)
 from tools.asyncapi.subscribers import Subscription
 from tools.asyncapi.topology import Topology
 
@@ -83,6 +89,9 @@ def grants(
             out |= {EVENTS_EXCHANGE, DELAY_EXCHANGE}  # a worker reports events, re-queues commands
         if sub.exchange == DEAD_LETTER_EXCHANGE:
             out.add(EVENTS_EXCHANGE)  # a dead-letter watcher fails the jobs it finds
+    for reader in HISTORY_STREAM.readers:  # read with a plain stream consumer, not a Propan handler
+        consumed.setdefault(reader, set()).add(HISTORY_STREAM.name)
+        publishes.setdefault(reader, set())
     found = [
         Grant(
             user=service_user(service),
