@@ -27,10 +27,12 @@ from shared.schemas.lifecycle import (
 from shared.schemas.ner import Entity, NerInput, NerResult
 from shared.schemas.ocr import OcrImageInput, OcrPage, OcrPdfInput, OcrResult
 from shared.schemas.operations import OPERATIONS, Operation
+from shared.schemas.results import RESULT_CONTENT_TYPE, ResultRef, result_key
 from shared.schemas.views import JobPage, JobStatus, JobView, ProgressView
 
 __all__ = [
     "OPERATIONS",
+    "RESULT_CONTENT_TYPE",
     "SCHEMA_VERSION",
     "SEQ_PER_ATTEMPT",
     "SUPPORTED_CONTENT_TYPES",
@@ -57,6 +59,7 @@ __all__ = [
     "Progress",
     "ProgressView",
     "Queued",
+    "ResultRef",
     "Retrying",
     "Started",
     "StoredFile",
@@ -64,5 +67,6 @@ __all__ = [
     "failed_named_job",
     "is_terminal",
     "parse_event",
+    "result_key",
     "status_after",
 ]

@@ -9,9 +9,10 @@ How events are made and numbered, and which may follow which: shared/schemas/lif
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from shared.schemas.commands import JobId
+from shared.schemas.results import ResultRef
 
 __all__ = [
     "SEQ_PER_ATTEMPT",
@@ -119,7 +120,25 @@ class Succeeded(_Event):
     )
 
     type: Literal["succeeded"] = "succeeded"
-    result: dict[str, Any]
+    schema_version: Literal["1", "2"] = "1"  # type: ignore[assignment]
+    result: dict[str, Any] | None = Field(
+        default=None, description="The result (version 1: always; version 2: unless `result_ref`)."
+    )
+    result_ref: ResultRef | None = Field(
+        default=None,
+        description="Version 2 only: the result is in the file storage under this key "
+        "(results larger than `RESULT_INLINE_MAX_BYTES`); exactly one of `result`, `result_ref`.",
+    )
+
+    @model_validator(mode="after")
+    def _one_result(self) -> "Succeeded":
+        # Version 1 as released always has `result`; a by-reference event is version 2, so a
+        # consumer written for version 1 refuses it by its version instead of misreading it.
+        if (self.result is None) == (self.result_ref is None):
+            raise ValueError("exactly one of result, result_ref")
+        if self.result_ref is not None and self.schema_version != "2":
+            raise ValueError("result_ref needs schema_version 2")
+        return self
 
 
 class Failed(_Event):

@@ -32,6 +32,7 @@ from shared.schemas.events import (
     Started,
     Succeeded,
 )
+from shared.schemas.results import ResultRef
 
 __all__ = [
     "MOVES",
@@ -190,7 +191,10 @@ class JobTimeline:
             error=JobError(code=code, message=message),
         )
 
-    def succeeded(self, result: dict[str, Any]) -> Succeeded:
+    def succeeded(self, result: dict[str, Any] | None = None, *, ref: ResultRef | None = None) -> Succeeded:
+        """Inline (`result`, version 1) or by reference (`ref`, version 2): exactly one."""
+        if ref is not None:
+            return Succeeded(**self._envelope("succeeded"), schema_version="2", result_ref=ref)
         return Succeeded(**self._envelope("succeeded"), result=result)
 
     def failed(self, code: str, message: str) -> Failed:

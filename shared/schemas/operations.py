@@ -25,6 +25,11 @@ class Operation:
     slow_input: bool = False
     """Validating the input may take long (it carries a caller's JSON Schema): the API does it
     on a worker thread, never on its event loop."""
+    text_output: bool = False
+    """Its result has a top-level `text` (str): a later step (or job) can take it as its text."""
+    takes_text: bool = False
+    """Accepts a finished job's `text` as its input (`{"job_id": ...}` instead of `{"text": ...}`,
+    resolved by `shared/sources.py`, following a result by reference to the storage)."""
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -36,6 +41,7 @@ OPERATIONS: dict[str, Operation] = {
             input_model=NerInput,
             result_model=NerResult,
             description="Named entities (people, places, organisations, ...) in a text.",
+            takes_text=True,
         ),
         Operation(
             name="llm.summarize",
@@ -44,6 +50,7 @@ OPERATIONS: dict[str, Operation] = {
             result_model=SummarizeResult,
             description="Summary of a text of any length (map-reduce over chunks that fit the model).",
             file_types=("application/pdf",),
+            takes_text=True,
         ),
         Operation(
             name="llm.extract",
@@ -53,6 +60,7 @@ OPERATIONS: dict[str, Operation] = {
             description="JSON that validates against a given JSON Schema, extracted from a text.",
             file_types=("application/pdf",),
             slow_input=True,
+            takes_text=True,
         ),
         Operation(
             name="ocr.image",
@@ -61,6 +69,7 @@ OPERATIONS: dict[str, Operation] = {
             result_model=OcrResult,
             description="Text of an uploaded image (PNG, JPEG, TIFF, WebP, BMP; TIFF frames are pages).",
             file_types=IMAGE_CONTENT_TYPES,
+            text_output=True,
         ),
         Operation(
             name="ocr.pdf",
@@ -69,6 +78,7 @@ OPERATIONS: dict[str, Operation] = {
             result_model=OcrResult,
             description="Text of an uploaded PDF, page by page: its text layer where it has one, else OCR.",
             file_types=("application/pdf",),
+            text_output=True,
         ),
     )
 }

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from shared.schemas import OPERATIONS, SCHEMA_VERSION, JobCommand, parse_event
+from shared.schemas import OPERATIONS, SCHEMA_VERSION, JobCommand, Succeeded, parse_event
 from tools.asyncapi.document import event_models, event_type_of, examples_of
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -39,8 +40,24 @@ def test_a_released_sample_still_parses(path: Path) -> None:
         event = parse_event(path.read_bytes())
         assert event.schema_version == version
         assert f"event.{event.type}" == kind
-        if event.type == "succeeded":
+        if event.type == "succeeded" and event.result_ref is None:
             OPERATIONS[event.operation].result_model.model_validate(event.result)
+
+
+def test_a_succeeded_event_has_exactly_one_of_result_and_result_ref() -> None:
+    inline = json.loads((SAMPLES / "v1" / "event.succeeded.json").read_text())
+    by_ref = json.loads((SAMPLES / "v2" / "event.succeeded.json").read_text())
+    for bad in (
+        {**inline, "result_ref": by_ref["result_ref"], "schema_version": "2"},  # both
+        {k: v for k, v in by_ref.items() if k != "result_ref"},  # neither
+        {**by_ref, "schema_version": "1"},  # a by-reference event is never version 1
+        {**by_ref, "result_ref": {**by_ref["result_ref"], "key": "files/acme/x"}},  # not a result key
+    ):
+        with pytest.raises(ValidationError):
+            parse_event(json.dumps(bad))
+    assert parse_event(json.dumps({**inline, "schema_version": "2"})) == Succeeded.model_validate(
+        {**inline, "schema_version": "2"}
+    )
 
 
 def test_every_message_of_the_current_version_has_a_sample() -> None:
