@@ -24,6 +24,7 @@ COPY services/ner/pyproject.toml services/ner/
 COPY services/ocr/pyproject.toml services/ocr/
 COPY services/llm/pyproject.toml services/llm/
 COPY services/projector/pyproject.toml services/projector/
+COPY services/rag/pyproject.toml services/rag/
 COPY tools/asyncapi/pyproject.toml tools/asyncapi/
 RUN uv sync --frozen --no-dev --package "jobs-$SERVICE" $EXTRAS
 # The code: shared/ and this service only (the members are not packaged: it runs from /app).

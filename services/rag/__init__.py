@@ -1,0 +1,1 @@
+"""The RAG worker: document collections (rag.index) and questions over them (rag.ask)."""
