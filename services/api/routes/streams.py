@@ -19,9 +19,7 @@ from services.api.deps import HubDep, JobIdDep, SettingsDep, StoreDep, StreamTen
 from services.api.quotas.checks import STREAM_LIMITS, stream_refusal, stream_slot
 from services.api.responses import error_responses
 from services.api.routes.jobs import NOT_FOUND
-from services.api.settings import ApiSettings
-from services.api.streaming import UpdateHub, job_events, tenant_updates
-from shared.readmodel import JobStore
+from services.api.streaming import job_events, tenant_updates
 from shared.schemas.commands import is_job_id
 from shared.schemas.streams import StreamItem
 from shared.telemetry.metrics import STREAMS_OPEN
@@ -120,26 +118,20 @@ async def stream_websocket(
     except HTTPException:
         await websocket.close(code=4401, reason="missing or unknown API key")
         return
-    if not is_job_id(job_id) or await store.get(tenant, job_id) is None:
+    first = await store.since(tenant, job_id, last_event_id) if is_job_id(job_id) else None
+    if first is None:
         await websocket.close(code=4404, reason=NOT_FOUND)
         return
     async with stream_slot(websocket, tenant) as held:
         if not held:
             await websocket.close(code=4429, reason=stream_refusal(websocket, tenant).detail)
             return
-        await _send_events(websocket, store, hub, settings, tenant, job_id, last_event_id)
+        keepalive = settings.keepalive_seconds
+        events = job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=keepalive, first=first)
+        await _send_events(websocket, events)
 
 
-async def _send_events(
-    websocket: WebSocket,
-    store: JobStore,
-    hub: UpdateHub,
-    settings: ApiSettings,
-    tenant: str,
-    job_id: str,
-    last_event_id: int | None,
-) -> None:
-    events = job_events(store, hub, tenant, job_id, after=last_event_id, keepalive=settings.keepalive_seconds)
+async def _send_events(websocket: WebSocket, events: AsyncIterator[StreamItem | None]) -> None:
     with STREAMS_OPEN.labels("websocket").track_inprogress(), contextlib.suppress(WebSocketDisconnect):
         async for item in events:
             if item is None:
