@@ -39,7 +39,8 @@ SUBMITTED = Counter("jobs_submitted", "Jobs accepted by the API (202, new job)."
 STARTED = Counter("jobs_started", "Attempts started by a worker.", ["operation"])
 FINISHED = Counter(
     "jobs_finished",
-    "Jobs ended, by outcome (succeeded, failed, cancelled), counted by whichever service ended them: a worker, or the API for a cancel while queued.",
+    "Jobs ended, by outcome (succeeded, failed, cancelled), counted by whichever service ended"
+    " them: a worker, or the API for a cancel while queued.",
     ["operation", "outcome"],
 )
 FAILURES = Counter("jobs_failures", "Failed jobs by error code.", ["operation", "code"])
