@@ -10,11 +10,13 @@ import hashlib
 import io
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
 from shared.schemas import RESULT_CONTENT_TYPE, JobCommand, ResultRef, result_blob_key
+from shared.schemas.results import RESULTS_PREFIX
 from shared.storage import BlobStorage
 
 __all__ = ["DEFAULT_INLINE_MAX_BYTES", "ResultCorrupt", "ResultStore"]
@@ -58,5 +60,8 @@ class ResultStore:
         loaded: dict[str, Any] = json.loads(data)
         return loaded
 
-    async def forget(self, ref: ResultRef) -> None:
-        await self.storage.delete(ref.key)
+    async def sweep(self, older_than: timedelta) -> int:
+        """Delete results written more than `older_than` ago: run with the read model's
+        finished-job TTL (and a margin), a result outlives the job record that names it by
+        that margin at most. Returns how many were deleted."""
+        return await self.storage.delete_older_than(RESULTS_PREFIX, datetime.now(UTC) - older_than)

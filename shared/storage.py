@@ -10,6 +10,7 @@ import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
 
@@ -54,6 +55,9 @@ class BlobStorage(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove `key` if present (no error when it is not)."""
+
+    async def delete_older_than(self, prefix: str, cutoff: datetime) -> int:
+        """Remove every blob under `prefix` last written before `cutoff`; how many went."""
 
 
 class StorageSettings(BaseSettings):
@@ -135,6 +139,18 @@ class LocalStorage:
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
+    def _delete_older_than(self, prefix: str, cutoff: datetime) -> int:
+        top = self._path(prefix)
+        gone = 0
+        for path in top.rglob("*") if top.is_dir() else ():
+            if path.is_file() and path.stat().st_mtime < cutoff.timestamp():
+                path.unlink(missing_ok=True)
+                gone += 1
+        return gone
+
+    async def delete_older_than(self, prefix: str, cutoff: datetime) -> int:
+        return await asyncio.to_thread(self._delete_older_than, prefix, cutoff)
+
 
 class S3Storage:
     def __init__(self, settings: StorageSettings) -> None:
@@ -192,6 +208,26 @@ class S3Storage:
 
     async def delete(self, key: str) -> None:
         await self._call("delete_object", Bucket=self._bucket, Key=self._prefix + key)
+
+    async def delete_older_than(self, prefix: str, cutoff: datetime) -> int:
+        # A bucket lifecycle rule on the prefix does the same without a sweep (docs/operations.md).
+        gone, token = 0, None
+        while True:
+            page = await self._call(
+                "list_objects_v2",
+                Bucket=self._bucket,
+                Prefix=self._prefix + prefix,
+                **({"ContinuationToken": token} if token else {}),
+            )
+            old = [{"Key": o["Key"]} for o in page.get("Contents", []) if o["LastModified"] < cutoff]
+            if old:
+                await self._call(
+                    "delete_objects", Bucket=self._bucket, Delete={"Objects": old, "Quiet": True}
+                )
+                gone += len(old)
+            token = page.get("NextContinuationToken")
+            if not token:
+                return gone
 
 
 def open_storage(settings: StorageSettings) -> BlobStorage:

@@ -7,9 +7,11 @@ runs a real NER result over the default one through the services."""
 import asyncio
 import hashlib
 import json
+import os
+import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ from shared.schemas import (
     NerInput,
     OcrPage,
     OcrResult,
+    ResultRef,
     Succeeded,
     parse_event,
 )
@@ -260,3 +263,22 @@ async def test_a_job_id_source_follows_the_reference_and_refuses_what_it_may_not
     with pytest.raises(HTTPException) as gone:
         await job_body(view, results)
     assert gone.value.status_code == 410
+
+
+async def test_the_sweep_deletes_only_results_older_than_the_finished_job_ttl(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    results = ResultStore(storage, inline_max_bytes=THRESHOLD)
+    old, fresh = ocr_command("acme"), ocr_command("acme")
+    old_ref, fresh_ref = [await results.keep(c, big_ocr_result(2)) for c in (old, fresh)]
+    assert isinstance(old_ref, ResultRef)
+    assert isinstance(fresh_ref, ResultRef)
+    upload = tmp_path / "files" / "x" / "content"
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"an upload, not a result")
+    week_ago = time.time() - 8 * 24 * 3600
+    for path in (tmp_path / old_ref.key, upload):
+        os.utime(path, (week_ago, week_ago))
+    assert await results.sweep(timedelta(days=7)) == 1
+    assert not (tmp_path / old_ref.key).exists()
+    assert (tmp_path / fresh_ref.key).exists()
+    assert upload.exists()
