@@ -18,7 +18,7 @@ VIEWER_PKG := tools/asyncapi/node_modules/@asyncapi/react-component
 
 
 .PHONY: install system-packages run test test-unit test-contract test-integration test-e2e test-faults lint format check clean \
-	docs docs-check asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr ocr-testset \
+	docs docs-check asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr ocr-testset sweep-results measure-result-refs \
 	bench bench-scale bench-sse bench-baseline
 
 $(UV):
@@ -73,6 +73,12 @@ docs: install  ## regenerate the configuration table in docs/operations.md from 
 docs-check: install  ## fail if the configuration table is stale or a relative link in the docs is broken (part of lint)
 	$(RUN) python -m tools.docs.settings_table --check
 	$(RUN) python -m tools.docs.links
+
+sweep-results: install  ## delete results kept by reference whose jobs have expired from the read model (cron it)
+	$(RUN) python -m tools.results.sweep
+
+measure-result-refs: install  ## succeeded-event size and Redis memory of a 1 MB result, inline vs by reference
+	$(RUN) python scripts/measure_result_refs.py
 
 bench-ocr: install  ## OCR pages per second through the whole system vs the engine directly (not a test)
 	$(RUN) python scripts/bench_ocr.py

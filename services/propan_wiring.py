@@ -19,8 +19,10 @@ from propan.utils import context
 from redis.asyncio import Redis
 
 from shared.bootstrap import RunningWorker, start_runner
+from shared.results import ResultStore
 from shared.schemas.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, JOBS_EXCHANGE, QueueSpec
 from shared.settings import ConsumerSettings, WorkerSettings
+from shared.storage import UsesStorage, open_storage
 from shared.worker import OperationHandler
 
 __all__ = ["ConsumerApp", "MessageHandler", "subscribe", "worker_app"]
@@ -113,7 +115,12 @@ def worker_app(
         redis = settings.redis()
         consumer.resources.push_async_callback(redis.aclose)
         handlers = await consumer.resources.enter_async_context(operations(settings, redis))
-        workers.append(await start_runner(title, queue, settings, redis, handlers))
+        results = None
+        if isinstance(settings, UsesStorage):  # else every result travels inline
+            results = ResultStore(
+                open_storage(settings.storage), inline_max_bytes=settings.result_inline_max_bytes
+            )
+        workers.append(await start_runner(title, queue, settings, redis, handlers, results))
         consumer.resources.push_async_callback(workers[0].publisher.close)
 
     @consumer.app.on_shutdown

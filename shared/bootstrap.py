@@ -9,11 +9,12 @@ from redis.asyncio import Redis
 
 from shared.control import JobControl
 from shared.messaging import Publisher, stop_consuming
+from shared.results import ResultStore
 from shared.schemas.topology import QueueSpec
 from shared.settings import WorkerSettings
 from shared.telemetry.metrics import register_in_flight, serve_metrics
 from shared.worker import JobRunner, OperationConfig, OperationHandler
-from shared.worker.adapters import AmqpDelivery, PublisherBus, RedisControl
+from shared.worker.adapters import AmqpDelivery, PublisherBus, RedisControl, StoredResults
 
 __all__ = ["RunningWorker", "start_runner"]
 
@@ -24,6 +25,7 @@ async def start_runner(
     settings: WorkerSettings,
     redis: Redis,
     handlers: Mapping[str, OperationHandler],
+    results: ResultStore | None = None,
 ) -> "RunningWorker":
     """Connect the publisher, build the runner with the service's limits, start polling for
     cancellations, and serve /metrics."""
@@ -45,6 +47,7 @@ async def start_runner(
         operations,
         settings.runner_config(),
         settings.identities(),
+        results=StoredResults(results) if results is not None else None,
     )
     runner.start()
     register_in_flight(queue.name, lambda: runner.running)

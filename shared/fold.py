@@ -8,7 +8,11 @@ from typing import Any
 from shared import redis_keys as keys
 from shared.schemas import TERMINAL_STATES, JobEvent, JobStatus, Succeeded, status_after
 
-__all__ = ["APPLY_SCRIPT", "NOT_LOGGED", "iso", "script_call"]
+__all__ = ["APPLY_SCRIPT", "NOT_LOGGED", "REF_MARK", "iso", "script_call"]
+
+REF_MARK = "ref "
+"""A result key holding this, then a `ResultRef`'s JSON, names a result kept in the file
+storage (an inline result is a JSON object, so it always starts with `{`)."""
 
 # Compare-and-set on the job's sequence number: stale and duplicate events are
 # no-ops, terminal states are absorbing, a terminal event is never dropped for its
@@ -86,8 +90,8 @@ def _changes(event: JobEvent) -> tuple[dict[str, str], dict[str, str]]:
 
 
 # Every event of a job carries these; the log leaves them out (the job's hash has them,
-# and the log entry's prefix its number). A result is stored once, in its own key.
-NOT_LOGGED = {"job_id", "tenant", "operation", "seq", "job_created_at", "result"}
+# and the log entry's prefix its number). A result (or its reference) is stored once, in its own key.
+NOT_LOGGED = {"job_id", "tenant", "operation", "seq", "job_created_at", "result", "result_ref"}
 
 
 def script_call(event: JobEvent, only_if: JobStatus | None, finished_ttl: int) -> tuple[list[str], str]:
@@ -110,7 +114,9 @@ def script_call(event: JobEvent, only_if: JobStatus | None, finished_ttl: int) -
     }
     if only_if is not None:
         arg["only_if"] = only_if.value
-    if isinstance(event, Succeeded):  # stored as given: cjson would round floats
+    if isinstance(event, Succeeded) and event.result_ref is not None:
+        arg["result"] = REF_MARK + event.result_ref.model_dump_json()
+    elif isinstance(event, Succeeded):  # stored as given: cjson would round floats
         arg["result"] = json.dumps(event.result, separators=(",", ":"))
     job_id = event.job_id
     job_keys = [keys.job_key(job_id), keys.log_key(job_id), keys.tenant_index_key(event.tenant)]

@@ -20,13 +20,14 @@ from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
 from shared import redis_keys as keys
-from shared.fold import APPLY_SCRIPT, script_call
+from shared.fold import APPLY_SCRIPT, REF_MARK, script_call
 from shared.schemas import (
     JobError,
     JobEvent,
     JobStatus,
     JobView,
     ProgressView,
+    ResultRef,
     parse_event,
 )
 from shared.schemas.streams import JobSince
@@ -36,8 +37,11 @@ __all__ = ["JobStore"]
 
 def _view(job_id: str, h: dict[str, str], result: str | None, *, with_result: bool = True) -> JobView:
     error = None
+    ref = None
     if with_result and result is None:
         result = h.get("result")  # a hash written before results had their own key
+    if with_result and result is not None and result.startswith(REF_MARK):
+        ref, result = ResultRef.model_validate_json(result.removeprefix(REF_MARK)), None
     if "error_code" in h:
         error = JobError(code=h["error_code"], message=h.get("error_message", ""))
     return JobView(
@@ -50,6 +54,7 @@ def _view(job_id: str, h: dict[str, str], result: str | None, *, with_result: bo
         started_at=datetime.fromisoformat(h["started_at"]) if "started_at" in h else None,
         finished_at=datetime.fromisoformat(h["finished_at"]) if "finished_at" in h else None,
         result=json.loads(result) if with_result and result is not None else None,
+        result_ref=ref,
         error=error,
         seq=int(h["seq"]),
     )
@@ -66,7 +71,9 @@ def _logged_event(tenant: str, job: JobView, row: str) -> JobEvent:
         "job_created_at": to_jsonable_python(job.created_at),
         "seq": int(number),
     }
-    if fields["type"] == "succeeded":
+    if fields["type"] == "succeeded" and job.result_ref is not None and fields.get("schema_version") == "2":
+        fields["result_ref"] = job.result_ref.model_dump(mode="json")
+    elif fields["type"] == "succeeded":
         fields["result"] = job.result or {}
     return parse_event(json.dumps(fields))
 

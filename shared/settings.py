@@ -7,6 +7,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from shared.identity import IdentitySettings, PublisherIdentities
+from shared.results import DEFAULT_INLINE_MAX_BYTES
 from shared.worker.config import RunnerConfig
 
 __all__ = ["CommonSettings", "ConsumerSettings", "MetricsSettings", "WorkerSettings"]
@@ -124,6 +125,13 @@ class WorkerSettings(ConsumerSettings):
     )
     shutdown_grace: float = Field(
         25.0, description="Seconds running jobs get to finish on SIGTERM before being handed back."
+    )
+    result_inline_max_bytes: int = Field(
+        DEFAULT_INLINE_MAX_BYTES,
+        ge=0,
+        validation_alias=AliasChoices("RESULT_INLINE_MAX_BYTES"),
+        description="A result whose JSON is larger (bytes) is written to the file storage and its "
+        "`succeeded` event carries a reference (docs/jobs.md#large-results); same for every worker.",
     )
 
     def runner_config(self) -> RunnerConfig:

@@ -9,6 +9,8 @@ every call runs on a worker thread and the event loop never waits on disk or net
 import asyncio
 import os
 import tempfile
+from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, Protocol
 
@@ -27,6 +29,10 @@ __all__ = [
 ]
 
 
+CHUNK = 1 << 20
+"""Bytes per read when streaming a blob."""
+
+
 class BlobMissing(Exception):
     """No blob under that key."""
 
@@ -43,12 +49,19 @@ class BlobStorage(Protocol):
 
     async def get(self, key: str) -> bytes: ...
 
+    def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+        """The blob in chunks, read as they are sent on (`BlobMissing` from the first one)."""
+        ...
+
     async def delete(self, key: str) -> None:
         """Remove `key` if present (no error when it is not)."""
 
+    async def delete_older_than(self, prefix: str, cutoff: datetime) -> int:
+        """Remove every blob under `prefix` last written before `cutoff`; how many went."""
+
 
 class StorageSettings(BaseSettings):
-    """Read by the API and the OCR and LLM workers, which must all see the same storage."""
+    """Read by the API and every worker (uploads, results by reference): all must see the same storage."""
 
     model_config = SettingsConfigDict(env_prefix="STORAGE_", extra="ignore")
 
@@ -63,10 +76,12 @@ class StorageSettings(BaseSettings):
 
 
 class UsesStorage(BaseSettings):
-    """Mixed into the settings of a service that reads or writes uploads (API, OCR, LLM)."""
+    """Mixed into the settings of a service that reads or writes uploads or results by
+    reference (the API and every worker)."""
 
     storage: StorageSettings = Field(
-        default_factory=StorageSettings, description="Where uploads live (`STORAGE_*` variables)."
+        default_factory=StorageSettings,
+        description="Where uploads and large results live (`STORAGE_*` variables).",
     )
 
 
@@ -107,8 +122,34 @@ class LocalStorage:
     async def get(self, key: str) -> bytes:
         return await asyncio.to_thread(self._get, key)
 
+    def _open(self, key: str) -> BinaryIO:
+        try:
+            return self._path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise BlobMissing(key) from exc
+
+    async def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+        source = await asyncio.to_thread(self._open, key)
+        try:
+            while chunk := await asyncio.to_thread(source.read, chunk_size):
+                yield chunk
+        finally:
+            source.close()
+
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
+    def _delete_older_than(self, prefix: str, cutoff: datetime) -> int:
+        top = self._path(prefix)
+        gone = 0
+        for path in top.rglob("*") if top.is_dir() else ():
+            if path.is_file() and path.stat().st_mtime < cutoff.timestamp():
+                path.unlink(missing_ok=True)
+                gone += 1
+        return gone
+
+    async def delete_older_than(self, prefix: str, cutoff: datetime) -> int:
+        return await asyncio.to_thread(self._delete_older_than, prefix, cutoff)
 
 
 class S3Storage:
@@ -156,8 +197,37 @@ class S3Storage:
         body: bytes = await asyncio.to_thread(response["Body"].read)
         return body
 
+    async def stream(self, key: str, chunk_size: int = CHUNK) -> AsyncIterator[bytes]:
+        response = await self._call("get_object", Bucket=self._bucket, Key=self._prefix + key)
+        body = response["Body"]
+        try:
+            while chunk := await asyncio.to_thread(body.read, chunk_size):
+                yield chunk
+        finally:
+            body.close()
+
     async def delete(self, key: str) -> None:
         await self._call("delete_object", Bucket=self._bucket, Key=self._prefix + key)
+
+    async def delete_older_than(self, prefix: str, cutoff: datetime) -> int:
+        # A bucket lifecycle rule on the prefix does the same without a sweep (docs/operations.md).
+        gone, token = 0, None
+        while True:
+            page = await self._call(
+                "list_objects_v2",
+                Bucket=self._bucket,
+                Prefix=self._prefix + prefix,
+                **({"ContinuationToken": token} if token else {}),
+            )
+            old = [{"Key": o["Key"]} for o in page.get("Contents", []) if o["LastModified"] < cutoff]
+            if old:
+                await self._call(
+                    "delete_objects", Bucket=self._bucket, Delete={"Objects": old, "Quiet": True}
+                )
+                gone += len(old)
+            token = page.get("NextContinuationToken")
+            if not token:
+                return gone
 
 
 def open_storage(settings: StorageSettings) -> BlobStorage:

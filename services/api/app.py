@@ -31,6 +31,7 @@ from shared.control import JobControl
 from shared.files import FileCatalog
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
+from shared.results import ResultStore
 from shared.schemas import OPERATIONS
 from shared.storage import open_storage
 from shared.submissions import SubmissionLedger
@@ -82,7 +83,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.control = JobControl(redis)
         app.state.ledger = SubmissionLedger(redis)
         app.state.publisher = publisher
-        app.state.files = FileCatalog(open_storage(settings.storage), ttl=settings.file_ttl)
+        storage = open_storage(settings.storage)
+        app.state.files = FileCatalog(storage, ttl=settings.file_ttl)
+        app.state.results = ResultStore(storage)
         app.state.hub = hub
         app.state.quotas = quotas
         try:

@@ -17,6 +17,7 @@ from shared.control import JobControl
 from shared.files import FileCatalog
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
+from shared.results import ResultStore
 from shared.schemas.commands import is_job_id
 from shared.submissions import SubmissionLedger
 
@@ -28,6 +29,7 @@ __all__ = [
     "JobIdDep",
     "LedgerDep",
     "PublisherDep",
+    "ResultsDep",
     "SettingsDep",
     "StoreDep",
     "StreamTenantDep",
@@ -54,6 +56,7 @@ get_control = _from_state("control", JobControl)
 get_publisher = _from_state("publisher", Publisher)
 get_hub = _from_state("hub", UpdateHub)
 get_files = _from_state("files", FileCatalog)
+get_results = _from_state("results", ResultStore)
 get_settings = _from_state("settings", ApiSettings)
 
 
@@ -87,6 +90,7 @@ ControlDep = Annotated[JobControl, Depends(get_control)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 HubDep = Annotated[UpdateHub, Depends(get_hub)]
 FilesDep = Annotated[FileCatalog, Depends(get_files)]
+ResultsDep = Annotated[ResultStore, Depends(get_results)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]
 JobIdDep = Annotated[str, Depends(get_job_id)]

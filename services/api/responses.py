@@ -37,6 +37,7 @@ _ERRORS: dict[int, dict[str, Any]] = {
     403: {"description": "The key's tenant is not in API_ADMIN_TENANTS (admin keys only)"},
     404: {"description": "Not found for the caller's tenant (another tenant's answers the same)"},
     409: {"description": "Conflicts with the resource's current state"},
+    410: {"description": "Gone: existed, is no longer stored"},
     413: {"description": "Request body over the size limit"},
     415: {"description": "Not a supported file type (judged from the bytes)"},
     429: {

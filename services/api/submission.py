@@ -101,7 +101,9 @@ async def _validated_input(body: SubmitJob) -> dict[str, Any]:
         raise RequestValidationError(
             [{**err, "loc": ("body", "input", *err["loc"])} for err in exc.errors(include_url=False)]
         ) from exc
-    return model.model_dump(mode="json")
+    # Only what the caller gave: an input names one text source, not the others as null
+    # (which a worker of an older release, whose input had only `text`, would refuse).
+    return model.model_dump(mode="json", exclude_unset=True)
 
 
 async def new_job(body: SubmitJob, tenant: str) -> tuple[JobCommand, Queued]:

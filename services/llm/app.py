@@ -11,12 +11,12 @@ from services.llm.assembly import build_budget, build_limits, build_provider
 from services.llm.chunking import TiktokenTokenizer
 from services.llm.extraction import Extractor
 from services.llm.settings import LlmSettings
-from services.llm.sources import TextSource
 from services.llm.summarization import Summarizer
 from services.propan_wiring import worker_app
 from shared.files import FileCatalog
 from shared.readmodel import JobStore
 from shared.schemas.topology import LLM_QUEUE
+from shared.sources import TextSource
 from shared.storage import open_storage
 from shared.worker import OperationHandler
 

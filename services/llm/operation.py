@@ -5,7 +5,7 @@ from services.llm.budget import TokenBudget
 from services.llm.chunking import Tokenizer
 from services.llm.limits import Limits
 from services.llm.provider import ChatProvider
-from services.llm.sources import TextSource
+from shared.sources import TextSource
 from shared.worker import JobContext
 
 __all__ = ["LlmOperation"]

@@ -9,7 +9,11 @@ from redis.asyncio import Redis
 from services.ner.recognition import EntityRecognizer
 from services.ner.settings import NerSettings
 from services.propan_wiring import worker_app
+from shared.files import FileCatalog
+from shared.readmodel import JobStore
 from shared.schemas.topology import NER_QUEUE
+from shared.sources import TextSource
+from shared.storage import open_storage
 from shared.worker import OperationHandler
 
 __all__ = ["create_app"]
@@ -21,8 +25,10 @@ def create_app(settings: NerSettings) -> PropanApp:
 
 @asynccontextmanager
 async def operations(settings: NerSettings, redis: Redis) -> AsyncIterator[dict[str, OperationHandler]]:
+    storage = open_storage(settings.storage)
     recognizer = EntityRecognizer(
         settings.pipeline,
+        source=TextSource(JobStore(redis), FileCatalog(storage), max_pages=settings.max_file_pages),
         max_text_chars=settings.max_text_chars,
         chunk_chars=settings.chunk_chars,
         batch_size=settings.batch_size,

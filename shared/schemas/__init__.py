@@ -27,7 +27,7 @@ from shared.schemas.lifecycle import (
 from shared.schemas.ner import Entity, NerInput, NerResult
 from shared.schemas.ocr import OcrImageInput, OcrPage, OcrPdfInput, OcrResult
 from shared.schemas.operations import OPERATIONS, Operation
-from shared.schemas.results import RESULT_CONTENT_TYPE, ResultRef, result_key
+from shared.schemas.results import RESULT_CONTENT_TYPE, ResultRef, result_blob_key
 from shared.schemas.views import JobPage, JobStatus, JobView, ProgressView
 
 __all__ = [
@@ -67,6 +67,6 @@ __all__ = [
     "failed_named_job",
     "is_terminal",
     "parse_event",
-    "result_key",
+    "result_blob_key",
     "status_after",
 ]

@@ -1,54 +1,24 @@
 """Operations `llm.summarize` and `llm.extract`: long LLM work over a text.
 
-The text comes from exactly one source: `text` itself, `job_id` (a finished job of the
-same tenant whose result has a top-level `text`, e.g. an OCR job) or `file_id` (an
-upload). Results always say which model produced them and how many tokens it took.
+The text comes from exactly one source (shared/schemas/sources.py): `text` itself, `job_id`
+(a succeeded job of the same tenant whose result has a top-level `text`, e.g. an OCR job) or
+`file_id` (an uploaded PDF). Results always say which model produced them and how many tokens it took.
 """
 
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, field_validator, model_validator
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.caller_schemas import check_schema
-from shared.schemas.commands import JobId
+from shared.schemas.sources import TextSourceInput
 
 __all__ = ["ExtractInput", "ExtractResult", "SummarizeInput", "SummarizeResult", "Usage"]
 
-_SOURCES = ("text", "file_id", "job_id")
 
-
-class _SourceInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: str | None = Field(default=None, min_length=1, description="The text itself.")
-    job_id: JobId | None = Field(
-        default=None,
-        description="A finished job of the same tenant whose result has a `text` field (e.g. OCR).",
-    )
-    file_id: str | None = Field(default=None, min_length=1, max_length=128, description="An upload.")
+class _SourceInput(TextSourceInput):
     instructions: str | None = Field(
         default=None, max_length=4000, description="Extra guidance for the model (focus, tone, ...)."
     )
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        """Say in the schema what `_exactly_one_source` checks: one source that is not null."""
-        schema = handler(core_schema)
-        handler.resolve_ref_schema(schema)["oneOf"] = [
-            {"required": [name], "properties": {name: {"type": "string"}}} for name in _SOURCES
-        ]
-        return schema
-
-    @model_validator(mode="after")
-    def _exactly_one_source(self) -> Self:
-        given = [name for name in _SOURCES if getattr(self, name) is not None]
-        if len(given) != 1:
-            raise ValueError(f"give exactly one of text, file_id, job_id (got {len(given)})")
-        return self
 
 
 class SummarizeInput(_SourceInput):

@@ -2,15 +2,24 @@
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.schemas.sources import TextSourceInput
+
 __all__ = ["Entity", "NerInput", "NerResult"]
 
 
-class NerInput(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"text": "Barack Obama visited Paris."}]}
-    )
+class NerInput(TextSourceInput):
+    """Exactly one of `text`, `job_id` (e.g. an OCR job's text) or `file_id` (a PDF's text
+    layer); the text's length limit is a worker setting."""
 
-    text: str = Field(min_length=1, description="UTF-8 text; its length limit is a worker setting.")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"text": "Barack Obama visited Paris."},
+                {"job_id": "6f1c2f9e-0c56-4a8e-9a59-1f2b7d3c4e5a"},
+            ]
+        },
+    )
 
 
 class Entity(BaseModel):

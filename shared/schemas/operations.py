@@ -41,6 +41,7 @@ OPERATIONS: dict[str, Operation] = {
             input_model=NerInput,
             result_model=NerResult,
             description="Named entities (people, places, organisations, ...) in a text.",
+            file_types=("application/pdf",),
             takes_text=True,
         ),
         Operation(

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from shared.schemas.events import JobError
 from shared.schemas.lifecycle import JobStatus
+from shared.schemas.results import ResultRef
 
 __all__ = ["JobPage", "JobStatus", "JobView", "ProgressView"]
 
@@ -27,6 +28,12 @@ class JobView(BaseModel):
     finished_at: datetime | None = None
     result: dict[str, Any] | None = Field(
         default=None, description="Set when succeeded; null in lists (read the job for it)."
+    )
+    result_ref: ResultRef | None = Field(
+        default=None,
+        description="Streams only (SSE, WebSocket): a succeeded job's result too large to carry "
+        "(over `RESULT_INLINE_MAX_BYTES`), with `result` null; `GET /v1/jobs/{id}` and "
+        "`GET /v1/jobs/{id}/result` always serve the result itself and this as null.",
     )
     error: JobError | None = Field(default=None, description="Set when failed.")
     seq: int = Field(description="Sequence number of the last applied event.")

@@ -7,23 +7,33 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from shared.control import JobControl
 from shared.messaging import Publisher, PublishFailed
-from shared.schemas import JobCommand, JobEvent
+from shared.results import ResultStore
+from shared.schemas import JobCommand, JobEvent, ResultRef
 from shared.schemas.topology import QueueSpec
+from shared.storage import StorageUnavailable
 from shared.worker.intake import WATCHDOG_HEADER
 from shared.worker.ports import CancelState, LeaseState, Unavailable
 
-__all__ = ["AmqpDelivery", "PublisherBus", "RedisControl"]
+__all__ = ["AmqpDelivery", "PublisherBus", "RedisControl", "StoredResults"]
 
 
 @contextmanager
 def _unavailable() -> Iterator[None]:
     try:
         yield
-    except (PublishFailed, RedisError, ConnectionError, aio_pika.exceptions.AMQPError) as exc:
+    except (
+        PublishFailed,
+        RedisError,
+        ConnectionError,
+        aio_pika.exceptions.AMQPError,
+        StorageUnavailable,
+        OSError,
+    ) as exc:
         raise Unavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -90,6 +100,18 @@ class PublisherBus:
         with _unavailable():
             headers = {WATCHDOG_HEADER: 1} if watchdog else None
             await self.publisher.publish_delayed(command, delay, headers=headers)
+
+
+class StoredResults:
+    """Large results to the file storage (shared/results.py); a storage that does not take
+    one makes the delivery come back, as a broker that does not take the event would."""
+
+    def __init__(self, store: ResultStore) -> None:
+        self.store = store
+
+    async def keep(self, command: JobCommand, result: BaseModel) -> dict[str, Any] | ResultRef:
+        with _unavailable():
+            return await self.store.keep(command, result)
 
 
 class RedisControl:

@@ -8,10 +8,21 @@ so the runner handles one exception where it used to list three."""
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from shared.control import CancelState, LeaseState
-from shared.schemas import JobCommand, JobEvent
+from pydantic import BaseModel
 
-__all__ = ["CancelControl", "CancelState", "CommandBus", "Delivery", "EventSink", "LeaseState", "Unavailable"]
+from shared.control import CancelState, LeaseState
+from shared.schemas import JobCommand, JobEvent, ResultRef
+
+__all__ = [
+    "CancelControl",
+    "CancelState",
+    "CommandBus",
+    "Delivery",
+    "EventSink",
+    "LeaseState",
+    "ResultSink",
+    "Unavailable",
+]
 
 
 class Unavailable(Exception):
@@ -49,6 +60,12 @@ class Delivery(Protocol):
 
 class EventSink(Protocol):
     async def publish_event(self, event: JobEvent) -> None: ...
+
+
+class ResultSink(Protocol):
+    async def keep(self, command: JobCommand, result: BaseModel) -> dict[str, Any] | ResultRef:
+        """The result for the `succeeded` event: inline, or a reference to where it was
+        written (shared/results.py); raises `Unavailable` when it could not be written."""
 
 
 class CommandBus(Protocol):

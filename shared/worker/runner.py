@@ -33,7 +33,15 @@ from shared.worker.context import JobContext
 from shared.worker.errors import JobFailure
 from shared.worker.intake import Job, Reject, admit
 from shared.worker.lease import LeaseKeeper, owner_is_gone
-from shared.worker.ports import CancelControl, CancelState, CommandBus, Delivery, EventSink, Unavailable
+from shared.worker.ports import (
+    CancelControl,
+    CancelState,
+    CommandBus,
+    Delivery,
+    EventSink,
+    ResultSink,
+    Unavailable,
+)
 
 __all__ = ["JobRunner"]
 
@@ -62,8 +70,11 @@ class JobRunner:
         identities: PublisherIdentities,
         *,
         jitter: Callable[[], float] = random.random,
+        results: ResultSink | None = None,
     ) -> None:
         self.queue, self.operations, self.config = queue, operations, config
+        self.results = results
+        """Where results too large for an event go (None: all inline)."""
         self.events, self.bus, self.control = events, bus, control
         self.identities = identities
         """Who may name which tenant (shared/identity.py)."""
@@ -103,7 +114,7 @@ class JobRunner:
         if isinstance(verdict, Reject):
             await self._reject(delivery, verdict)
             return
-        job, ctx = verdict, JobContext(verdict.command, self.events)
+        job, ctx = verdict, JobContext(verdict.command, self.events, results=self.results)
         cancel = await self._cancel_state(job.command.job_id)
         if cancel is not None:
             if cancel == "requested":  # else the API has published it already

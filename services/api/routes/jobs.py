@@ -1,9 +1,10 @@
 import asyncio
 import contextlib
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi.responses import StreamingResponse
 
 from services.api.deps import (
     ControlDep,
@@ -12,6 +13,7 @@ from services.api.deps import (
     JobIdDep,
     LedgerDep,
     PublisherDep,
+    ResultsDep,
     SettingsDep,
     StoreDep,
     TenantDep,
@@ -20,6 +22,7 @@ from services.api.errors import unavailable
 from services.api.job_events import cancel_queued, record_queued
 from services.api.quotas.checks import SUBMIT_LIMITS
 from services.api.responses import created, error_responses, field_error, link
+from services.api.results import job_body, result_body
 from services.api.streaming import UpdateHub
 from services.api.submission import SubmitJob, check_input_file, fingerprint, new_job
 from shared.messaging import PublishFailed
@@ -181,10 +184,39 @@ async def list_jobs(
 @router.get(
     "/{job_id}",
     summary="A job's status, progress, result or error",
-    responses=error_responses(meaning={404: "No such job"}),
+    response_model=JobView,
+    responses=error_responses(
+        meaning={404: "No such job", 410: "The result is no longer in the file storage"}
+    ),
 )
-async def get_job(job_id: JobIdDep, tenant: TenantDep, store: StoreDep) -> JobView:
+async def get_job(
+    job_id: JobIdDep, tenant: TenantDep, store: StoreDep, results: ResultsDep
+) -> JobView | StreamingResponse:
     view = await store.get(tenant, job_id)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    return view
+    return await job_body(view, results)  # a result kept by reference: streamed from storage
+
+
+@router.get(
+    "/{job_id}/result",
+    summary="A succeeded job's result alone",
+    response_model=dict[str, Any],
+    responses=error_responses(
+        meaning={
+            404: "No such job",
+            409: "The job has not succeeded (yet)",
+            410: "The result is no longer in the file storage",
+        }
+    ),
+)
+async def get_result(job_id: JobIdDep, tenant: TenantDep, store: StoreDep, results: ResultsDep) -> Response:
+    """The same JSON as the job's `result`, however large (large results are streamed from
+    the file storage)."""
+    view = await store.get(tenant, job_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    body = await result_body(view, results)
+    if isinstance(body, bytes):
+        return Response(body, media_type="application/json")
+    return body

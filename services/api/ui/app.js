@@ -299,7 +299,11 @@ async function showJob(id) {
     if (type === "progress") job = { ...job, status: "running", progress: { fraction: data.fraction, message: data.message } };
     else if (type === "started") job = { ...job, status: "running", attempts: data.attempt };
     else if (type === "retrying") job = { ...job, status: "queued" };
-    else if (type === "succeeded") job = { ...job, status: type, result: data.result, progress: { fraction: 1, message: "" } };
+    else if (type === "succeeded") {
+      // A large result travels by reference (result_ref, result null): fetch it once.
+      job = { ...job, status: type, result: data.result ?? job.result, progress: { fraction: 1, message: "" } };
+      if (!job.result && data.result_ref) api(`${path}/result`).then((result) => showJobState(job = { ...job, result }));
+    }
     else if (type === "failed") job = { ...job, status: type, error: data.error };
     else if (type === "cancelled") job = { ...job, status: type };
     showJobState(job);
