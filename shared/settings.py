@@ -16,7 +16,8 @@ __all__ = ["CommonSettings", "ConsumerSettings", "MetricsSettings", "WorkerSetti
 class CommonSettings(BaseSettings):
     """Every service reads these: the API, every worker and the projector."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    # an error names the setting and what is wrong, never the value: URLs carry passwords
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
 
     amqp_url: str = Field(
         "amqp://guest:guest@127.0.0.1:5672/",
