@@ -53,13 +53,17 @@ class SentinelGroup:
         return redis.Redis(port=port, password=self.password, decode_responses=True, socket_timeout=2)
 
     def sentinel_client(self, port: int) -> "redis.Redis[str]":
-        return redis.Redis(port=port, password=self.sentinel_password, decode_responses=True, socket_timeout=2)
+        return redis.Redis(
+            port=port, password=self.sentinel_password, decode_responses=True, socket_timeout=2
+        )
 
     def start(self) -> "SentinelGroup":
         primary, replica = self.data_ports
         self._data_server(primary, replicaof=None)
         self._data_server(replica, replicaof=primary)
-        wait_until(lambda: self.client(replica).info("replication")["master_link_status"] == "up", 20, "replica")
+        wait_until(
+            lambda: self.client(replica).info("replication")["master_link_status"] == "up", 20, "replica"
+        )
         for port in self.sentinel_ports:
             self._sentinel(port, primary, replica)
         wait_until(self._sentinels_agree, 30, "three sentinels that know each other and the replica")
@@ -97,7 +101,10 @@ class SentinelGroup:
         if self.password:
             lines.append(f"sentinel auth-pass {MASTER} {self.password}")
         if self.sentinel_password:  # the sentinels' own password, also used between them
-            lines += [f"requirepass {self.sentinel_password}", f"sentinel sentinel-pass {self.sentinel_password}"]
+            lines += [
+                f"requirepass {self.sentinel_password}",
+                f"sentinel sentinel-pass {self.sentinel_password}",
+            ]
         conf = self.dir / f"sentinel-{port}.conf"  # sentinels rewrite their config: a file of their own
         conf.write_text("\n".join(lines) + "\n")
         self._spawn(port, [self._binary or "redis-server", str(conf), "--sentinel"])

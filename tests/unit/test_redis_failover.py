@@ -31,7 +31,9 @@ def refusal(**env: str) -> str:
         ("unix://", "names no socket path"),
     ],
 )
-def test_a_malformed_redis_url_is_refused_with_what_is_wrong_and_never_its_password(url: str, says: str) -> None:
+def test_a_malformed_redis_url_is_refused_with_what_is_wrong_and_never_its_password(
+    url: str, says: str
+) -> None:
     message = refusal(REDIS_URL=url)
     assert says in message
     assert "hunter2" not in message
@@ -59,15 +61,20 @@ def test_sentinel_addresses_are_normalised_and_an_empty_value_means_none() -> No
 
 
 def test_without_sentinels_the_client_is_a_bounded_pool_to_the_url() -> None:
-    client = settings(REDIS_URL="redis://:pw@10.1.2.3:6380/4", REDIS_TIMEOUT="2", REDIS_MAX_CONNECTIONS="9").redis()
+    client = settings(
+        REDIS_URL="redis://:pw@10.1.2.3:6380/4", REDIS_TIMEOUT="2", REDIS_MAX_CONNECTIONS="9"
+    ).redis()
     pool = client.connection_pool
-    assert isinstance(pool, BlockingConnectionPool) and not isinstance(pool, SentinelConnectionPool)
+    assert isinstance(pool, BlockingConnectionPool)
+    assert not isinstance(pool, SentinelConnectionPool)
     assert (pool.max_connections, pool.timeout) == (9, 2.0)
     kwargs: dict[str, Any] = pool.connection_kwargs
     assert (kwargs["host"], kwargs["port"], kwargs["db"], kwargs["password"]) == ("10.1.2.3", 6380, 4, "pw")
 
 
-def test_with_sentinels_the_client_asks_them_for_the_master_and_keeps_the_urls_database_and_password() -> None:
+def test_with_sentinels_the_client_asks_them_for_the_master_and_keeps_the_urls_database_and_password() -> (
+    None
+):
     client = settings(
         REDIS_URL="redis://:data-pw@ignored.invalid/4",
         REDIS_SENTINELS="10.0.0.5:26379,10.0.0.6:26380",
@@ -77,14 +84,19 @@ def test_with_sentinels_the_client_asks_them_for_the_master_and_keeps_the_urls_d
         REDIS_MAX_CONNECTIONS="9",
     ).redis()
     pool = client.connection_pool
-    assert isinstance(pool, SentinelConnectionPool) and isinstance(pool, BlockingConnectionPool)
-    assert pool.service_name == "platform" and pool.is_master
+    assert isinstance(pool, SentinelConnectionPool)
+    assert isinstance(pool, BlockingConnectionPool)
+    assert pool.service_name == "platform"
+    assert pool.is_master
     assert (pool.max_connections, pool.timeout) == (9, 2.0)
     kwargs: dict[str, Any] = pool.connection_kwargs
     assert "host" not in kwargs  # the sentinels name it
     assert (kwargs["db"], kwargs["password"], kwargs["socket_timeout"]) == (4, "data-pw", 2.0)
     assert kwargs["decode_responses"] is True
     sentinels = pool.sentinel_manager.sentinels
-    addresses = [(s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"]) for s in sentinels]
+    addresses = [
+        (s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
+        for s in sentinels
+    ]
     assert addresses == [("10.0.0.5", 26379), ("10.0.0.6", 26380)]
     assert {s.connection_pool.connection_kwargs["password"] for s in sentinels} == {"sentinel-pw"}

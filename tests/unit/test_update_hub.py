@@ -119,10 +119,13 @@ async def test_a_job_stream_waits_out_an_outage_with_keep_alives() -> None:
 async def test_a_tenant_feed_sends_the_newest_jobs_again_after_a_new_subscription() -> None:
     hub = UpdateHub(cast(Redis, None))
     store = LogStore(JOB, seqs=[1, 2])
-    async with contextlib.aclosing(tenant_updates(cast(JobStore, store), hub, "acme", keepalive=0.01)) as feed:
+    async with contextlib.aclosing(
+        tenant_updates(cast(JobStore, store), hub, "acme", keepalive=0.01)
+    ) as feed:
         assert await anext(feed) is None  # nothing changed: a keep-alive
         store.outage = 1
         hub._resubscribed()  # a notice for the job may have been published while nobody listened
         assert await anext(feed) is None  # the read failed: a keep-alive, and it is tried again
         item = await anext(feed)
-        assert item is not None and (item.event, item.id) == ("job", 2)
+        assert item is not None
+        assert (item.event, item.id) == ("job", 2)
