@@ -12,7 +12,7 @@ Lua scripts are not replicated: the first EVALSHA on the new master gets NOSCRIP
 redis-py's `Script` (and `JobStore.apply_many`) loads the script again.
 """
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -51,7 +51,7 @@ def check_redis_url(url: str) -> dict[str, Any]:
     db = options.get("db", 0)
     if not isinstance(db, int) or db < 0:
         raise ValueError(f"REDIS_URL {shown!r}: the database number must be a whole number ≥ 0")
-    return options
+    return dict(options)
 
 
 def parse_sentinels(value: str) -> list[tuple[str, int]]:
@@ -79,7 +79,7 @@ class _SentinelMaster(Redis):
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         await super().aclose(close_connection_pool)
-        await self.connection_pool.sentinel_manager.aclose()
+        await cast(SentinelConnectionPool, self.connection_pool).sentinel_manager.aclose()
 
 
 class RedisTarget:
@@ -120,13 +120,10 @@ class RedisTarget:
             )
             return Redis(connection_pool=pool)
         # The URL's user, password, database, TLS and options apply; its host is the sentinels' to name.
-        options = {
-            name: value
-            for name, value in check_redis_url(self.url).items()
-            if name not in ("host", "port", "path", "connection_class")
-        }
-        tls = check_redis_url(self.url).get("connection_class") is SSLConnection
-        sentinel = Sentinel(
+        parsed = check_redis_url(self.url)
+        options = {k: v for k, v in parsed.items() if k not in ("host", "port", "path", "connection_class")}
+        tls = parsed.get("connection_class") is SSLConnection
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             self.sentinels,
             sentinel_kwargs={
                 "password": self.sentinel_password,
@@ -136,10 +133,13 @@ class RedisTarget:
             **{**self._connection_options(), **options},
             ssl=tls,
         )
-        return sentinel.master_for(
-            self.master,
-            redis_class=_SentinelMaster,
-            connection_pool_class=_BlockingSentinelPool,
-            max_connections=self.max_connections,
-            timeout=self.timeout,
+        return cast(
+            Redis,
+            sentinel.master_for(
+                self.master,
+                redis_class=_SentinelMaster,
+                connection_pool_class=_BlockingSentinelPool,
+                max_connections=self.max_connections,
+                timeout=self.timeout,
+            ),
         )

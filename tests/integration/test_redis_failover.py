@@ -96,7 +96,7 @@ async def test_every_client_follows_the_promoted_replica_and_reloads_its_scripts
     budget = TokenBudget(client, daily_tokens=1000)
     assert await rate.take("alpha") is None
     await budget.reserve("alpha", 10)
-    await client.execute_command("WAIT", 1, 2000)  # the test's own writes are on the replica
+    await client.wait(1, 2000)  # the test's own writes are on the replica
 
     old = group.master_port()
     group.kill(old)
@@ -141,7 +141,7 @@ async def test_a_demoted_master_answers_readonly_which_the_client_treats_as_a_lo
     ):
         with pytest.raises(RedisConnectionError, match="previous master is now a slave"):
             await write()
-    group.sentinel_client(group.sentinel_ports[0]).execute_command("SENTINEL", "FAILOVER", MASTER)
+    group.sentinel_client(group.sentinel_ports[0]).sentinel_failover(MASTER)
     await until_written(lambda: store.apply(started))
     assert group.master_port() == replica
     view = await store.get("alpha", job.job_id)
@@ -160,7 +160,7 @@ async def test_a_job_stream_open_across_a_fail_over_ends_with_the_terminal_event
         timeline = JobTimeline.new(job)
         await store.apply(timeline.queued())
         await store.apply(timeline.started())
-        await client.execute_command("WAIT", 1, 2000)
+        await client.wait(1, 2000)
         # no keep-alive within the test: only the hub (a notice, or its new subscription) wakes it
         items = job_events(store, hub, "alpha", job.job_id, after=None, keepalive=60)
         first = await asyncio.wait_for(anext(items), 5)
@@ -191,7 +191,7 @@ async def test_reads_during_the_fail_over_fail_as_unavailable_never_as_wrong_ans
     store = JobStore(client)
     job = command()
     await store.apply(JobTimeline.new(job).queued())
-    await client.execute_command("WAIT", 1, 2000)
+    await client.wait(1, 2000)
     group.kill(group.master_port())
     outcomes: set[str] = set()
     deadline = time.monotonic() + 30

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any, cast
 
 import redis
 
@@ -49,10 +50,10 @@ class SentinelGroup:
         """The `REDIS_SENTINELS` value."""
         return ",".join(f"127.0.0.1:{port}" for port in self.sentinel_ports)
 
-    def client(self, port: int) -> "redis.Redis[str]":
+    def client(self, port: int) -> redis.Redis:
         return redis.Redis(port=port, password=self.password, decode_responses=True, socket_timeout=2)
 
-    def sentinel_client(self, port: int) -> "redis.Redis[str]":
+    def sentinel_client(self, port: int) -> redis.Redis:
         return redis.Redis(
             port=port, password=self.sentinel_password, decode_responses=True, socket_timeout=2
         )
@@ -112,7 +113,7 @@ class SentinelGroup:
 
     def _sentinels_agree(self) -> bool:
         for port in self.sentinel_ports:
-            info = self.sentinel_client(port).sentinel_master(MASTER)
+            info = cast(dict[str, Any], self.sentinel_client(port).sentinel_master(MASTER))
             if int(info["num-other-sentinels"]) < 2 or int(info["num-slaves"]) < 1:
                 return False
         return True
@@ -131,7 +132,8 @@ class SentinelGroup:
         ports = []
         for port in self.sentinel_ports:
             try:
-                _, master = self.sentinel_client(port).sentinel_get_master_addr_by_name(MASTER)
+                address = self.sentinel_client(port).sentinel_get_master_addr_by_name(MASTER)
+                _, master = cast(tuple[str, int], address)
                 ports.append(int(master))
             except redis.RedisError:
                 continue
@@ -146,10 +148,10 @@ class SentinelGroup:
     def wait_promoted(self, old: int, timeout: float = 30) -> int:
         """The new primary's port, once the sentinels have promoted one and it accepts writes."""
 
-        def promoted() -> int | None:
+        def promoted() -> int:  # 0: not yet
             port = self.master_port()
             if port == old or self.client(port).info("replication")["role"] != "master":
-                return None
+                return 0
             return port
 
         return wait_until(promoted, timeout, "a promoted replica", interval=0.1)

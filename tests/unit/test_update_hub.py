@@ -1,7 +1,7 @@
 """The update hub's fan-out and the streams' reads (services/api/streaming.py): in memory, no Redis."""
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import UTC, datetime
 from typing import cast
 
@@ -12,7 +12,7 @@ from services.api.streaming import UpdateHub, job_events, tenant_updates
 from shared.readmodel import JobStore
 from shared.redis_keys import parse_update, update_notice
 from shared.schemas import JobCommand, JobEvent, JobStatus, JobTimeline, JobView, ProgressView
-from shared.schemas.streams import JobSince
+from shared.schemas.streams import JobSince, StreamItem
 
 
 def test_a_notice_names_tenant_and_job_even_when_the_id_has_a_space() -> None:
@@ -32,6 +32,7 @@ def test_a_tenants_feed_sees_only_its_own_jobs_and_job_watchers_only_theirs() ->
     assert not hub._feeds  # closed feeds leave nothing behind
 
 
+Views = list[JobView]
 JOB = "0f8fad5b-d9cb-469f-a165-70867728950e"
 
 
@@ -82,7 +83,7 @@ class LogStore:
         self._available()
         return [self.view(self.log[-1])], None
 
-    async def views(self, tenant: str, job_ids: Sequence[str]) -> "list[JobView]":
+    async def views(self, tenant: str, job_ids: Sequence[str]) -> Views:
         self._available()
         return [self.view(self.log[-1]) for j in job_ids if j == self.job_id]
 
@@ -119,9 +120,8 @@ async def test_a_job_stream_waits_out_an_outage_with_keep_alives() -> None:
 async def test_a_tenant_feed_sends_the_newest_jobs_again_after_a_new_subscription() -> None:
     hub = UpdateHub(cast(Redis, None))
     store = LogStore(JOB, seqs=[1, 2])
-    async with contextlib.aclosing(
-        tenant_updates(cast(JobStore, store), hub, "acme", keepalive=0.01)
-    ) as feed:
+    updates = tenant_updates(cast(JobStore, store), hub, "acme", keepalive=0.01)
+    async with contextlib.aclosing(cast(AsyncGenerator[StreamItem | None, None], updates)) as feed:
         assert await anext(feed) is None  # nothing changed: a keep-alive
         store.outage = 1
         hub._resubscribed()  # a notice for the job may have been published while nobody listened
