@@ -59,6 +59,14 @@ class SentinelGroup:
         )
 
     def start(self) -> "SentinelGroup":
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # nothing left running when it never came up
+            raise
+        return self
+
+    def _start(self) -> None:
         primary, replica = self.data_ports
         self._data_server(primary, replicaof=None)
         self._data_server(replica, replicaof=primary)
@@ -68,7 +76,6 @@ class SentinelGroup:
         for port in self.sentinel_ports:
             self._sentinel(port, primary, replica)
         wait_until(self._sentinels_agree, 30, "three sentinels that know each other and the replica")
-        return self
 
     def _data_server(self, port: int, replicaof: int | None) -> None:
         args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
