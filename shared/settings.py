@@ -2,11 +2,12 @@
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from shared.identity import IdentitySettings, PublisherIdentities
+from shared.redis_client import RedisTarget, check_redis_url, parse_sentinels
 from shared.results import DEFAULT_INLINE_MAX_BYTES
 from shared.worker.config import RunnerConfig
 
@@ -16,7 +17,8 @@ __all__ = ["CommonSettings", "ConsumerSettings", "MetricsSettings", "WorkerSetti
 class CommonSettings(BaseSettings):
     """Every service reads these: the API, every worker and the projector."""
 
-    model_config = SettingsConfigDict(extra="ignore")
+    # an error names the setting and what is wrong, never the value: URLs carry passwords
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
 
     amqp_url: str = Field(
         "amqp://guest:guest@127.0.0.1:5672/",
@@ -25,8 +27,28 @@ class CommonSettings(BaseSettings):
     )
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",
-        description="Redis: the read model, cancel requests and leases.",
+        description="Redis: the read model, cancel requests and leases. With `REDIS_SENTINELS` set, "
+        "only its user, password, database number and scheme apply (the sentinels name the host).",
         validation_alias=AliasChoices("REDIS_URL"),
+    )
+    redis_sentinels: str | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_SENTINELS"),
+        description="Redis Sentinel addresses, `host:port` separated by commas: set, every service "
+        "connects to the master they name and follows it through fail-overs.",
+    )
+    redis_sentinel_master: str = Field(
+        "jobs",
+        min_length=1,
+        pattern=r"^\S+$",
+        validation_alias=AliasChoices("REDIS_SENTINEL_MASTER"),
+        description="The master's name in the sentinels' `sentinel monitor` line.",
+    )
+    redis_sentinel_password: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_SENTINEL_PASSWORD"),
+        description="The sentinels' own password (their `requirepass`), if they have one; the "
+        "master's password is `REDIS_URL`'s.",
     )
     publish_timeout: float = Field(
         10.0, description="Seconds to wait for a publisher confirm before giving up."
@@ -70,17 +92,39 @@ class CommonSettings(BaseSettings):
             return self.otlp_endpoint.rstrip("/") + "/v1/traces"
         return None
 
-    def redis(self) -> Redis:
-        pool = BlockingConnectionPool.from_url(
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_parses(cls, url: str) -> str:
+        check_redis_url(url)
+        return url
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinels_parse(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in parse_sentinels(value))
+
+    @model_validator(mode="after")
+    def _sentinels_need_tcp(self) -> "CommonSettings":
+        if self.redis_sentinels and self.redis_url.startswith("unix:"):
+            raise ValueError("REDIS_SENTINELS needs a redis:// or rediss:// REDIS_URL, not a unix socket")
+        return self
+
+    def redis_target(self) -> RedisTarget:
+        password = self.redis_sentinel_password
+        return RedisTarget(
             self.redis_url,
-            max_connections=self.redis_max_connections,
+            sentinels=parse_sentinels(self.redis_sentinels) if self.redis_sentinels else None,
+            master=self.redis_sentinel_master,
+            sentinel_password=password.get_secret_value() if password else None,
             timeout=self.redis_timeout,
-            decode_responses=True,
-            socket_timeout=self.redis_timeout,
-            socket_connect_timeout=self.redis_timeout,
-            health_check_interval=30,
+            max_connections=self.redis_max_connections,
         )
-        return Redis(connection_pool=pool)
+
+    def redis(self) -> Redis:
+        """The service's Redis client (a bounded pool), to the master when sentinels are set."""
+        return self.redis_target().client()
 
 
 class MetricsSettings(CommonSettings):

@@ -5,6 +5,13 @@ of each changed job; each stream then reads what it has not sent yet from the jo
 event log in Redis, in one round trip (`JobStore.since`). The log, not the notification,
 is the source, so a lost notification or a resumed stream (Last-Event-ID) can neither
 lose nor repeat an event. A tenant's feed drops other tenants' notices without a read.
+
+When the subscription's connection drops (Redis restarted, or a Sentinel fail-over to
+another server), it is made again, by redis-py's reconnect or by `_listen`; each time the
+server confirms the subscription the hub's `epoch` moves on and every stream reads again:
+a job's stream from the start of the job's log (filtered by number: a promoted replica may
+lack the last writes of the old master, so the log may have gone back in time, and its
+position is no longer trusted), a tenant's feed the tenant's newest jobs (`RESYNC_JOBS`).
 """
 
 import asyncio
@@ -15,13 +22,21 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from shared.readmodel import JobStore
 from shared.redis_keys import UPDATES_CHANNEL, parse_update
 from shared.schemas import is_terminal
 from shared.schemas.streams import JobSince, StreamItem
 
-__all__ = ["TenantFeed", "UpdateHub", "job_events", "tenant_updates"]
+__all__ = ["RESYNC_JOBS", "TenantFeed", "UpdateHub", "job_events", "tenant_updates"]
+
+RESYNC_JOBS = 100
+"""A tenant's newest jobs a live feed sends again after the subscription was lost."""
+RETRY_SECONDS = 0.5
+"""Between reads of a stream while Redis is unavailable (each sends a keep-alive)."""
+UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +47,8 @@ class TenantFeed:
 
     changed: set[str]
     wake: asyncio.Event
+    epoch: int
+    """The hub's epoch when the reader last caught up."""
 
     MAX_PENDING = 10_000
     """Ids kept for a reader that falls behind; beyond it changes are dropped, not buffered."""
@@ -45,6 +62,8 @@ class UpdateHub:
         self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
         self._feeds: defaultdict[str, set[TenantFeed]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self.epoch = 0
+        """Subscriptions confirmed so far: a stream that saw another number may have missed notices."""
 
     @property
     def open_streams(self) -> int:
@@ -74,7 +93,7 @@ class UpdateHub:
     @contextlib.contextmanager
     def watch_tenant(self, tenant: str) -> Iterator[TenantFeed]:
         """Every job of `tenant` that changes."""
-        feed = TenantFeed(set(), asyncio.Event())
+        feed = TenantFeed(set(), asyncio.Event(), self.epoch)
         self._feeds[tenant].add(feed)
         try:
             yield feed
@@ -93,6 +112,11 @@ class UpdateHub:
                 feed.changed.add(job_id)
             feed.wake.set()
 
+    def _resubscribed(self) -> None:
+        """Anything may have changed while nothing was listening: every stream reads again."""
+        self.epoch += 1
+        self._wake_all()
+
     def _wake_all(self) -> None:
         for waiters in self._waiters.values():
             for event in waiters:
@@ -105,20 +129,23 @@ class UpdateHub:
         delay = 0.1
         while True:
             try:
-                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(UPDATES_CHANNEL)
-                    self._wake_all()  # anything may have changed while we were not listening
-                    delay = 0.1
                     while True:  # bounded reads, so a socket timeout never looks like an outage
                         message = await pubsub.get_message(timeout=1.0)
-                        if message is not None:
+                        if message is None:
+                            continue
+                        if message["type"] == "message":
                             self._notify(message["data"])
+                        elif message["type"] == "subscribe":  # first, or again after a reconnect
+                            self._resubscribed()
+                            delay = 0.1
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # connection lost: streams keep polling on keep-alive
                 log.warning("update subscription lost (%s); reconnecting in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, 2.0)  # short: streams catch up only once it is back
 
 
 async def job_events(
@@ -135,6 +162,7 @@ async def job_events(
     event in order until the terminal one. Yields None when idle for `keepalive` seconds.
     `first` is the caller's read of the job (`store.since(tenant, job_id, after)`), if any."""
     with hub.watch(job_id) as wake:
+        epoch = hub.epoch
         read = first or await store.since(tenant, job_id, after)
         if read is None:
             return
@@ -150,15 +178,20 @@ async def job_events(
                         return
             if read.job.status.terminal and read.job.seq <= after:
                 return
-            try:
-                await asyncio.wait_for(wake.wait(), keepalive)
-                idle = False
-            except TimeoutError:
-                idle = True
-            wake.clear()
-            read = await store.since(tenant, job_id, after, read.position)
-            if read is None:
+            idle = not await _woken(wake, keepalive)
+            while True:  # while Redis is unavailable (restarting, failing over) the stream waits
+                current = hub.epoch
+                position = read.position if current == epoch else 0  # see the module's docstring
+                try:
+                    again = await store.since(tenant, job_id, after, position)
+                    break
+                except UNAVAILABLE:
+                    yield None
+                    await asyncio.sleep(RETRY_SECONDS)
+            epoch = current
+            if again is None:
                 return  # expired or deleted
+            read = again
             if idle and not read.events:
                 yield None
 
@@ -170,14 +203,37 @@ async def tenant_updates(
     for live lists. Yields None when idle for `keepalive` seconds. Only the tenant's own
     changes reach the feed, and each wake reads every changed job in one round trip."""
     with hub.watch_tenant(tenant) as feed:
+        changed: set[str] = set()
         while True:
             feed.wake.clear()
-            changed, feed.changed = feed.changed, set()
+            changed |= feed.changed
+            feed.changed = set()
+            current = hub.epoch
+            try:
+                if feed.epoch != current:  # the subscription was lost: the newest jobs again
+                    newest, _ = await store.list(tenant, limit=RESYNC_JOBS)
+                    changed |= {view.id for view in newest}
+                views = await store.views(tenant, sorted(changed)) if changed else []
+            except UNAVAILABLE:
+                yield None
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            feed.epoch = current
             if changed:
-                for view in await store.views(tenant, sorted(changed)):
+                changed = set()
+                for view in views:
                     yield StreamItem.changed(view)
                 continue
-            try:
-                await asyncio.wait_for(feed.wake.wait(), keepalive)
-            except TimeoutError:
+            if not await _woken(feed.wake, keepalive):
                 yield None
+
+
+async def _woken(event: asyncio.Event, within: float) -> bool:
+    """Whether `event` was set within `within` seconds (cleared again either way)."""
+    try:
+        await asyncio.wait_for(event.wait(), within)
+        return True
+    except TimeoutError:
+        return False
+    finally:
+        event.clear()
