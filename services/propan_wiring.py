@@ -19,6 +19,7 @@ from propan.utils import context
 from redis.asyncio import Redis
 
 from shared.bootstrap import RunningWorker, start_runner
+from shared.broker_cluster import connection_options
 from shared.schemas.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, JOBS_EXCHANGE, QueueSpec
 from shared.settings import ConsumerSettings, WorkerSettings
 from shared.worker import OperationHandler
@@ -43,7 +44,9 @@ async def _raw_body(message: PropanRabbitMessage, _original: Any) -> bytes:
 
 def consumer_broker(settings: ConsumerSettings) -> RabbitBroker:
     # Per-message "Received"/"Processed" lines are debug detail, not operations logs.
-    return RabbitBroker(settings.amqp_url, consumers=settings.prefetch, log_level=logging.DEBUG)
+    # AMQP_URL may list a cluster's nodes: Propan hands these options to aio_pika.connect_robust.
+    options = connection_options(settings.amqp_url)
+    return RabbitBroker(options.pop("url"), consumers=settings.prefetch, log_level=logging.DEBUG, **options)
 
 
 def subscribe(

@@ -11,8 +11,8 @@ from typing import Any, cast
 import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
-from yarl import URL
 
+from shared.broker_cluster import connect_cluster, node_urls
 from shared.identity import FORWARDED_FOR_HEADER
 from shared.schemas import JobCommand, JobEvent
 from shared.schemas.topology import (
@@ -34,6 +34,9 @@ from shared.telemetry.tracing import inject_context, publishing
 __all__ = ["PublishFailed", "Publisher", "declare_topology", "stop_consuming"]
 
 log = logging.getLogger(__name__)
+
+PUBLISH_ATTEMPTS = 3
+"""Sends of one message whose connection was lost (within the publish timeout in all)."""
 
 
 class PublishFailed(Exception):
@@ -103,9 +106,10 @@ class Publisher:
 
     @classmethod
     async def connect(cls, url: str, *, name: str, publish_timeout: float = 10.0) -> "Publisher":
-        connection = await aio_pika.connect_robust(url, client_properties={"connection_name": name})
+        """`url`: `AMQP_URL`, one node's URL or a cluster's, comma-separated (shared/broker_cluster.py)."""
+        connection = await connect_cluster(url, client_properties={"connection_name": name})
         # aio-pika logs in as guest when the URL names no user.
-        publisher = cls(connection, publish_timeout, user_id=URL(url).user or "guest")
+        publisher = cls(connection, publish_timeout, user_id=node_urls(url)[0].user or "guest")
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         publisher._exchanges = await declare_topology(channel)
         return publisher
@@ -216,21 +220,51 @@ class Publisher:
     async def _publish_confirmed(
         self, exchange: str, routing_key: str, body: bytes, **properties: Any
     ) -> None:
-        message = aio_pika.Message(
-            body,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            content_type=properties.pop("content_type", None) or "application/json",
-            user_id=self.user_id,
-            **properties,
-        )
-        try:
-            await asyncio.wait_for(
-                self._exchanges[exchange].publish(message, routing_key=routing_key, mandatory=True),
-                timeout=self._timeout,
+        """Publish until confirmed, within the publish timeout. A publish the connection
+        lost (its node died: the robust connection moves to another node of the cluster)
+        is sent again once the connection is back: the broker may have the first copy, so
+        a message can arrive twice, which every consumer tolerates (same job id, same event
+        number), while a message the caller was told is accepted is never missing."""
+        content_type = properties.pop("content_type", None) or "application/json"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
+            message = aio_pika.Message(
+                body,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                content_type=content_type,
+                user_id=self.user_id,
+                **properties,
             )
-        except aio_pika.exceptions.PublishError as exc:
-            raise PublishFailed("unroutable", f"no queue is bound for {routing_key!r}") from exc
-        except aio_pika.exceptions.DeliveryError as exc:
-            raise PublishFailed("rejected", f"the broker refused the message ({exc})") from exc
-        except (TimeoutError, ConnectionError, aio_pika.exceptions.AMQPError, RuntimeError) as exc:
-            raise PublishFailed("broker_unavailable", f"{type(exc).__name__}: {exc}") from exc
+            try:
+                await asyncio.wait_for(
+                    self._exchanges[exchange].publish(message, routing_key=routing_key, mandatory=True),
+                    timeout=max(0.0, deadline - loop.time()),
+                )
+                return
+            except aio_pika.exceptions.PublishError as exc:
+                raise PublishFailed("unroutable", f"no queue is bound for {routing_key!r}") from exc
+            except aio_pika.exceptions.DeliveryError as exc:
+                raise PublishFailed("rejected", f"the broker refused the message ({exc})") from exc
+            except TimeoutError as exc:
+                raise PublishFailed("broker_unavailable", f"no confirm within {self._timeout}s") from exc
+            except (ConnectionError, aio_pika.exceptions.AMQPError, RuntimeError) as exc:
+                if attempt == PUBLISH_ATTEMPTS or not await self._reconnected(deadline - loop.time()):
+                    raise PublishFailed("broker_unavailable", f"{type(exc).__name__}: {exc}") from exc
+                log.warning("publish to %s lost with the connection (%s); sending it again", exchange, exc)
+
+    async def _reconnected(self, within: float) -> bool:
+        """Whether the connection is up again (on any node) within `within` seconds."""
+        try:
+            await asyncio.wait_for(self._channel_ready(), timeout=max(0.0, within))
+        except (TimeoutError, ConnectionError, aio_pika.exceptions.AMQPError, RuntimeError):
+            return False
+        return True
+
+    async def _channel_ready(self) -> None:
+        # A moment for the robust connection to notice the loss before asking whether it is up.
+        await asyncio.sleep(0.05)
+        await self.connection.ready()
+        channel = next(iter(self._exchanges.values())).channel
+        if isinstance(channel, aio_pika.RobustChannel):
+            await channel.ready()
