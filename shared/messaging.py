@@ -110,8 +110,14 @@ class Publisher:
         connection = await connect_cluster(url, client_properties={"connection_name": name})
         # aio-pika logs in as guest when the URL names no user.
         publisher = cls(connection, publish_timeout, user_id=node_urls(url)[0].user or "guest")
+        # The topology on a channel of its own, closed again: a robust channel re-declares what
+        # was declared on it whenever it reconnects, and a classic queue (the delay queues)
+        # whose node is down cannot be declared, which would keep publishing down while any
+        # node is. Exchanges and queues are the cluster's; publishing needs only their names.
+        async with connection.channel() as setup:
+            declared = await declare_topology(setup)
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        publisher._exchanges = await declare_topology(channel)
+        publisher._exchanges = {name: await channel.get_exchange(name, ensure=False) for name in declared}
         return publisher
 
     @property

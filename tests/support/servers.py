@@ -13,6 +13,7 @@ from pathlib import Path
 from tools.devstack import ROOT, free_port, wait_until
 
 BROKER_CONF = ROOT / "deploy" / "rabbitmq" / "rabbitmq.conf"
+CLUSTER_POLICIES = ROOT / "deploy" / "rabbitmq" / "cluster-policies.sh"
 
 
 def _require(binary: str) -> str:
@@ -160,6 +161,9 @@ class ThrowawayCluster:
             with ThreadPoolExecutor(len(self.nodes)) as pool:
                 list(pool.map(ThrowawayRabbit.start, self.nodes))
                 list(pool.map(lambda node: node.join(seed), others))
+            # the policies a cluster of this platform gets (as docker-compose.yml applies them)
+            env = {**os.environ, "RABBITMQCTL": f"{seed._ctl} -n {seed.node}"}
+            subprocess.run(["sh", str(CLUSTER_POLICIES)], env=env, check=True, capture_output=True, timeout=60)
         except BaseException:
             self.stop()
             raise
