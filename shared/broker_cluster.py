@@ -98,8 +98,9 @@ class ClusterConnection(RobustConnection):
         raise error
 
     async def _on_connection_close(self, closing: asyncio.Future[Any]) -> None:
-        if not (self._close_called or self.is_closed):
-            # The node is likely gone: start the reconnect with the next one.
+        if self.connected.is_set() and not (self._close_called or self.is_closed):
+            # An established connection was lost, its node likely gone: start the reconnect
+            # with the next one. (A failed attempt lands here too: its loop moves on itself.)
             self._node = (self._node + 1) % len(self._nodes)
         await super()._on_connection_close(closing)
 

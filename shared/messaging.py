@@ -3,7 +3,6 @@
 Plain aio-pika (no Propan) so the API, the workers and tests use the same code.
 """
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any, cast
@@ -13,6 +12,7 @@ import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
 from shared.broker_cluster import connect_cluster, node_urls
+from shared.confirmed_channel import ConfirmedChannel, PublishFailed
 from shared.identity import FORWARDED_FOR_HEADER
 from shared.schemas import JobCommand, JobEvent
 from shared.schemas.topology import (
@@ -34,18 +34,6 @@ from shared.telemetry.tracing import inject_context, publishing
 __all__ = ["PublishFailed", "Publisher", "declare_topology", "stop_consuming"]
 
 log = logging.getLogger(__name__)
-
-PUBLISH_ATTEMPTS = 3
-"""Sends of one message whose connection was lost (within the publish timeout in all)."""
-
-
-class PublishFailed(Exception):
-    """The broker did not take responsibility for a message (it is not on disk)."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 async def declare_topology(channel: AbstractChannel) -> dict[str, AbstractExchange]:
@@ -102,7 +90,7 @@ class Publisher:
         self.connection = connection
         self.user_id = user_id
         self._timeout = timeout
-        self._exchanges: dict[str, AbstractExchange] = {}
+        self._channel: ConfirmedChannel | None = None
 
     @classmethod
     async def connect(cls, url: str, *, name: str, publish_timeout: float = 10.0) -> "Publisher":
@@ -116,8 +104,7 @@ class Publisher:
         # node is. Exchanges and queues are the cluster's; publishing needs only their names.
         async with connection.channel() as setup:
             declared = await declare_topology(setup)
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        publisher._exchanges = {name: await channel.get_exchange(name, ensure=False) for name in declared}
+        publisher._channel = await ConfirmedChannel(connection, declared).open()
         return publisher
 
     @property
@@ -226,51 +213,16 @@ class Publisher:
     async def _publish_confirmed(
         self, exchange: str, routing_key: str, body: bytes, **properties: Any
     ) -> None:
-        """Publish until confirmed, within the publish timeout. A publish the connection
-        lost (its node died: the robust connection moves to another node of the cluster)
-        is sent again once the connection is back: the broker may have the first copy, so
-        a message can arrive twice, which every consumer tolerates (same job id, same event
-        number), while a message the caller was told is accepted is never missing."""
         content_type = properties.pop("content_type", None) or "application/json"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout
-        for attempt in range(1, PUBLISH_ATTEMPTS + 1):
-            message = aio_pika.Message(
+
+        def message() -> aio_pika.Message:  # a new one per send
+            return aio_pika.Message(
                 body,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
                 content_type=content_type,
                 user_id=self.user_id,
                 **properties,
             )
-            try:
-                await asyncio.wait_for(
-                    self._exchanges[exchange].publish(message, routing_key=routing_key, mandatory=True),
-                    timeout=max(0.0, deadline - loop.time()),
-                )
-                return
-            except aio_pika.exceptions.PublishError as exc:
-                raise PublishFailed("unroutable", f"no queue is bound for {routing_key!r}") from exc
-            except aio_pika.exceptions.DeliveryError as exc:
-                raise PublishFailed("rejected", f"the broker refused the message ({exc})") from exc
-            except TimeoutError as exc:
-                raise PublishFailed("broker_unavailable", f"no confirm within {self._timeout}s") from exc
-            except (ConnectionError, aio_pika.exceptions.AMQPError, RuntimeError) as exc:
-                if attempt == PUBLISH_ATTEMPTS or not await self._reconnected(deadline - loop.time()):
-                    raise PublishFailed("broker_unavailable", f"{type(exc).__name__}: {exc}") from exc
-                log.warning("publish to %s lost with the connection (%s); sending it again", exchange, exc)
 
-    async def _reconnected(self, within: float) -> bool:
-        """Whether the connection is up again (on any node) within `within` seconds."""
-        try:
-            await asyncio.wait_for(self._channel_ready(), timeout=max(0.0, within))
-        except (TimeoutError, ConnectionError, aio_pika.exceptions.AMQPError, RuntimeError):
-            return False
-        return True
-
-    async def _channel_ready(self) -> None:
-        # A moment for the robust connection to notice the loss before asking whether it is up.
-        await asyncio.sleep(0.05)
-        await self.connection.ready()
-        channel = next(iter(self._exchanges.values())).channel
-        if isinstance(channel, aio_pika.RobustChannel):
-            await channel.ready()
+        assert self._channel is not None, "Publisher.connect() first"
+        await self._channel.publish(exchange, routing_key, message, self._timeout)

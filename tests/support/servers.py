@@ -146,7 +146,8 @@ class ThrowawayCluster:
         workdir.mkdir(parents=True, exist_ok=True)
         workdir.chmod(0o755)  # the nodes run as the rabbitmq user (mkdtemp makes it 0700)
         self.nodes = [
-            ThrowawayRabbit(workdir / f"node-{i}", consumer_timeout_ms=consumer_timeout_ms) for i in range(size)
+            ThrowawayRabbit(workdir / f"node-{i}", consumer_timeout_ms=consumer_timeout_ms)
+            for i in range(size)
         ]
         self.dir = workdir
 
@@ -163,7 +164,8 @@ class ThrowawayCluster:
                 list(pool.map(lambda node: node.join(seed), others))
             # the policies a cluster of this platform gets (as docker-compose.yml applies them)
             env = {**os.environ, "RABBITMQCTL": f"{seed._ctl} -n {seed.node}"}
-            subprocess.run(["sh", str(CLUSTER_POLICIES)], env=env, check=True, capture_output=True, timeout=60)
+            policies = ["sh", str(CLUSTER_POLICIES)]
+            subprocess.run(policies, env=env, check=True, capture_output=True, timeout=60)
         except BaseException:
             self.stop()
             raise
