@@ -120,4 +120,7 @@ def connection_options(amqp_url: str) -> dict[str, Any]:
 
 async def connect_cluster(amqp_url: str, **kwargs: Any) -> AbstractRobustConnection:
     """`aio_pika.connect_robust` to the first node of `amqp_url` that answers."""
-    return await aio_pika.connect_robust(**connection_options(amqp_url), **kwargs)
+    connection: AbstractRobustConnection = await aio_pika.connect_robust(
+        **connection_options(amqp_url), **kwargs
+    )
+    return connection

@@ -46,6 +46,7 @@ class ConfirmedChannel:
         self._channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
         self._lock = asyncio.Lock()
+        self._closing: set[asyncio.Future[None]] = set()
 
     async def open(self) -> "ConfirmedChannel":
         channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
@@ -60,8 +61,10 @@ class ConfirmedChannel:
                 return
             old = self._channel
             await self.open()
-            if old is not None:
-                asyncio.get_running_loop().create_task(old.close())  # its pending confirms fail
+            if old is not None:  # closed in the background: its pending confirms fail
+                closing = asyncio.ensure_future(old.close())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
 
     async def publish(
         self, exchange: str, routing_key: str, message: Callable[[], aio_pika.Message], within: float

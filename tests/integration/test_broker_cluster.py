@@ -2,6 +2,7 @@
 and a lost connection comes back (on the next node that answers)."""
 
 import asyncio
+from typing import cast
 
 import aio_pika
 import pytest
@@ -23,7 +24,7 @@ def _with_dead_node_first(amqp_url: str) -> str:
 async def test_the_first_node_that_answers_is_used(infra: Infra) -> None:
     connection = await connect_cluster(_with_dead_node_first(infra.amqp_url))
     try:
-        assert connection.url.port == URL(infra.amqp_url).port
+        assert cast(aio_pika.RobustConnection, connection).url.port == URL(infra.amqp_url).port
         channel = await connection.channel()
         await channel.declare_queue(exclusive=True)
     finally:
