@@ -19,6 +19,7 @@ from propan.utils import context
 from redis.asyncio import Redis
 
 from shared.bootstrap import RunningWorker, start_runner
+from shared.broker_cluster import connection_options
 from shared.results import ResultStore
 from shared.schemas.topology import DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, JOBS_EXCHANGE, QueueSpec
 from shared.settings import ConsumerSettings, WorkerSettings
@@ -43,9 +44,17 @@ async def _raw_body(message: PropanRabbitMessage, _original: Any) -> bytes:
     return message.body  # the handler parses and validates, so bad input gets a reason
 
 
-def consumer_broker(settings: ConsumerSettings) -> RabbitBroker:
-    # Per-message "Received"/"Processed" lines are debug detail, not operations logs.
-    return RabbitBroker(settings.amqp_url, consumers=settings.prefetch, log_level=logging.DEBUG)
+def consumer_broker(settings: ConsumerSettings, name: str) -> RabbitBroker:
+    # AMQP_URL may list a cluster's nodes: Propan hands these options to aio_pika.connect_robust.
+    options = connection_options(settings.amqp_url)
+    return RabbitBroker(
+        options.pop("url"),
+        consumers=settings.prefetch,
+        # Per-message "Received"/"Processed" lines are debug detail, not operations logs.
+        log_level=logging.DEBUG,
+        client_properties={"connection_name": f"{name}-consumer"},
+        **options,
+    )
 
 
 def subscribe(
@@ -85,7 +94,7 @@ class ConsumerApp:
     after shutdown, last opened first), and what it serves once started."""
 
     def __init__(self, settings: ConsumerSettings, title: str, description: str) -> None:
-        self.broker = consumer_broker(settings)
+        self.broker = consumer_broker(settings, title)
         self.app = PropanApp(self.broker, title=title, description=description)
         self.resources = AsyncExitStack()
         self.app.after_shutdown(self.resources.aclose)

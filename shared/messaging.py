@@ -3,7 +3,6 @@
 Plain aio-pika (no Propan) so the API, the workers and tests use the same code.
 """
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any, cast
@@ -11,8 +10,9 @@ from typing import Any, cast
 import aio_pika
 import aiormq
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
-from yarl import URL
 
+from shared.broker_cluster import connect_cluster, node_urls
+from shared.confirmed_channel import ConfirmedChannel, PublishFailed
 from shared.history import HistorySettings
 from shared.identity import FORWARDED_FOR_HEADER
 from shared.schemas import JobCommand, JobEvent
@@ -36,15 +36,6 @@ from shared.telemetry.tracing import inject_context, publishing
 __all__ = ["HistoryMismatch", "PublishFailed", "Publisher", "declare_topology", "stop_consuming"]
 
 log = logging.getLogger(__name__)
-
-
-class PublishFailed(Exception):
-    """The broker did not take responsibility for a message (it is not on disk)."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
 
 
 class HistoryMismatch(RuntimeError):
@@ -128,15 +119,21 @@ class Publisher:
         self.connection = connection
         self.user_id = user_id
         self._timeout = timeout
-        self._exchanges: dict[str, AbstractExchange] = {}
+        self._channel: ConfirmedChannel | None = None
 
     @classmethod
     async def connect(cls, url: str, *, name: str, publish_timeout: float = 10.0) -> "Publisher":
-        connection = await aio_pika.connect_robust(url, client_properties={"connection_name": name})
+        """`url`: `AMQP_URL`, one node's URL or a cluster's, comma-separated (shared/broker_cluster.py)."""
+        connection = await connect_cluster(url, client_properties={"connection_name": name})
         # aio-pika logs in as guest when the URL names no user.
-        publisher = cls(connection, publish_timeout, user_id=URL(url).user or "guest")
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        publisher._exchanges = await declare_topology(channel)
+        publisher = cls(connection, publish_timeout, user_id=node_urls(url)[0].user or "guest")
+        # The topology on a channel of its own, closed again: a robust channel re-declares what
+        # was declared on it whenever it reconnects, and a classic queue (the delay queues)
+        # whose node is down cannot be declared, which would keep publishing down while any
+        # node is. Exchanges and queues are the cluster's; publishing needs only their names.
+        async with connection.channel() as setup:
+            declared = await declare_topology(setup)
+        publisher._channel = await ConfirmedChannel(connection, declared).open()
         return publisher
 
     @property
@@ -245,21 +242,16 @@ class Publisher:
     async def _publish_confirmed(
         self, exchange: str, routing_key: str, body: bytes, **properties: Any
     ) -> None:
-        message = aio_pika.Message(
-            body,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            content_type=properties.pop("content_type", None) or "application/json",
-            user_id=self.user_id,
-            **properties,
-        )
-        try:
-            await asyncio.wait_for(
-                self._exchanges[exchange].publish(message, routing_key=routing_key, mandatory=True),
-                timeout=self._timeout,
+        content_type = properties.pop("content_type", None) or "application/json"
+
+        def message() -> aio_pika.Message:  # a new one per send
+            return aio_pika.Message(
+                body,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                content_type=content_type,
+                user_id=self.user_id,
+                **properties,
             )
-        except aio_pika.exceptions.PublishError as exc:
-            raise PublishFailed("unroutable", f"no queue is bound for {routing_key!r}") from exc
-        except aio_pika.exceptions.DeliveryError as exc:
-            raise PublishFailed("rejected", f"the broker refused the message ({exc})") from exc
-        except (TimeoutError, ConnectionError, aio_pika.exceptions.AMQPError, RuntimeError) as exc:
-            raise PublishFailed("broker_unavailable", f"{type(exc).__name__}: {exc}") from exc
+
+        assert self._channel is not None, "Publisher.connect() first"
+        await self._channel.publish(exchange, routing_key, message, self._timeout)

@@ -22,7 +22,8 @@ class CommonSettings(BaseSettings):
 
     amqp_url: str = Field(
         "amqp://guest:guest@127.0.0.1:5672/",
-        description="RabbitMQ; its user is the `user_id` the service publishes with.",
+        description="RabbitMQ; its user is the `user_id` the service publishes with. A cluster: its "
+        "nodes' URLs, comma-separated (same user, password and vhost); the first that answers is used.",
         validation_alias=AliasChoices("AMQP_URL"),
     )
     redis_url: str = Field(

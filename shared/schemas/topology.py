@@ -23,6 +23,7 @@ __all__ = [
     "OCR_QUEUE",
     "PROJECTOR_QUEUE",
     "QUEUES",
+    "QUORUM_INITIAL_GROUP_SIZE",
     "QueueSpec",
     "StreamSpec",
     "delay_level_for",
@@ -56,6 +57,12 @@ DELIVERY_LIMIT = 5
 Every return counts (a crash, a nack with requeue, a closed channel); workers give up
 on a message one delivery earlier, to fail its job with a reason."""
 
+QUORUM_INITIAL_GROUP_SIZE = 3
+"""Replicas of every quorum queue (its Raft members): a majority (2 of 3) keeps a queue and
+its messages alive when one broker node dies. RabbitMQ caps it to the cluster's nodes (1 on
+a single node). Not a setting: the broker refuses a redeclare with another value
+(`PRECONDITION_FAILED - inequivalent arg`), so every declaring service must send the same."""
+
 MAX_QUEUE_LENGTH = 1_000_000
 """Messages a job queue holds before publishers get a nack (the API answers 503)."""
 
@@ -88,12 +95,13 @@ class QueueSpec:
             "x-dead-letter-strategy": "at-least-once",
             "x-overflow": "reject-publish",
             "x-max-length": self.max_length,
+            "x-quorum-initial-group-size": QUORUM_INITIAL_GROUP_SIZE,
             **self.extra_arguments,
         }
 
     @property
     def dead_letter_arguments(self) -> dict[str, Any]:
-        return {"x-queue-type": "quorum"}
+        return {"x-queue-type": "quorum", "x-quorum-initial-group-size": QUORUM_INITIAL_GROUP_SIZE}
 
 
 NER_QUEUE = QueueSpec(

@@ -40,26 +40,28 @@ def fault_redis() -> Iterator[ThrowawayRedis]:
         server.stop()
 
 
+FAULT_SETTINGS = {
+    "JOBS_API_KEYS": ",".join(f"{t}:{k}" for t, k in KEYS.items()),
+    "NER_CHUNK_CHARS": "2000",
+    "NER_MAX_TEXT_CHARS": "5000000",
+    "NER_LEASE_AFTER": "1.5",
+    "NER_LEASE_TTL": "3",
+    "NER_SHUTDOWN_GRACE": "2",
+    "REDIS_TIMEOUT": "1",
+    "API_PUBLISH_TIMEOUT": "2",
+    "API_KEEPALIVE_SECONDS": "1",
+    # no /metrics listeners: the default ports may be taken on a shared machine
+    "NER_METRICS_PORT": "0",
+    "LLM_METRICS_PORT": "0",
+    "PROJECTOR_METRICS_PORT": "0",
+    "OCR_METRICS_PORT": "0",
+}
+"""The services' settings in every fault test (AMQP_URL and REDIS_URL aside)."""
+
+
 @pytest.fixture(scope="session")
 def fault_env(rabbit: ThrowawayRabbit, fault_redis: ThrowawayRedis) -> dict[str, str]:
-    return {
-        "AMQP_URL": rabbit.url,
-        "REDIS_URL": fault_redis.url,
-        "JOBS_API_KEYS": ",".join(f"{t}:{k}" for t, k in KEYS.items()),
-        "NER_CHUNK_CHARS": "2000",
-        "NER_MAX_TEXT_CHARS": "5000000",
-        "NER_LEASE_AFTER": "1.5",
-        "NER_LEASE_TTL": "3",
-        "NER_SHUTDOWN_GRACE": "2",
-        "REDIS_TIMEOUT": "1",
-        "API_PUBLISH_TIMEOUT": "2",
-        "API_KEEPALIVE_SECONDS": "1",
-        # no /metrics listeners: the default ports may be taken on a shared machine
-        "NER_METRICS_PORT": "0",
-        "LLM_METRICS_PORT": "0",
-        "PROJECTOR_METRICS_PORT": "0",
-        "OCR_METRICS_PORT": "0",
-    }
+    return {"AMQP_URL": rabbit.url, "REDIS_URL": fault_redis.url, **FAULT_SETTINGS}
 
 
 @pytest.fixture(scope="session")
