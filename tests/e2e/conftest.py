@@ -18,7 +18,7 @@ from shared.schemas.topology import (
     LLM_QUEUE,
     NER_QUEUE,
     OCR_QUEUE,
-    PROJECTOR_QUEUE,
+    HISTORY_STREAM,
 )
 from tests.support.chat_server import ScriptedChatServer
 from tests.support.infra import Infra
@@ -186,7 +186,7 @@ async def stack(
         await stack.wait_consuming(NER_QUEUE.name)
         await stack.wait_consuming(LLM_QUEUE.name)
         await stack.wait_consuming(OCR_QUEUE.name)
-        await stack.wait_consuming(PROJECTOR_QUEUE.name)
+        await stack.wait_consuming(HISTORY_STREAM.name)
         yield stack
 
 
