@@ -42,7 +42,7 @@ Start = int | str
 
 
 async def stream_end(
-    connection: AbstractConnection, stream: str, idle: float = 0.5, limit: float = 10.0
+    connection: AbstractConnection, stream: str, idle: float = 0.3, limit: float = 2.0
 ) -> int | None:
     """The offset of the stream's newest record (None: empty): read from `last` (the newest
     chunk) until nothing more comes for `idle` seconds."""

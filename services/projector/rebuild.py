@@ -60,7 +60,7 @@ class RebuildProgress:
             return
         self._written = now
         RATE.set(rate)
-        fields = {
+        fields: dict[str | bytes, str | bytes] = {
             "state": "done" if done else "running",
             "reason": self.reason,
             "from": str(self.start),

@@ -14,7 +14,7 @@ import aio_pika
 import httpx
 import pytest
 
-from shared.schemas.topology import HISTORY_STREAM, NER_QUEUE
+from shared.schemas.topology import NER_QUEUE
 from tests.e2e.conftest import KEYS, Stack
 from tests.support.servers import ThrowawayRabbit, ThrowawayRedis
 from tools.devstack import Launcher, free_port, wait_ready
@@ -76,7 +76,7 @@ async def fault_stack(
     try:
         await asyncio.to_thread(wait_ready, stack.base_url, services["api"])
         await stack.wait_consuming(NER_QUEUE.name)
-        await stack.wait_consuming(HISTORY_STREAM.name)
+        await stack.wait_reading_history()
         yield stack
     finally:
         launcher.stop()

@@ -86,7 +86,13 @@ async def start_reader(infra: Infra, clean: Redis, history: History) -> AsyncIte
             store, publisher, max_delay=1.0, identities=identities or PublisherIdentities(["guest"], {})
         )
         reader = HistoryReader(
-            infra.amqp_url, projector, store, prefetch=64, check_interval=0.5, max_delay=1.0, stream=history.name
+            infra.amqp_url,
+            projector,
+            store,
+            prefetch=64,
+            check_interval=0.5,
+            max_delay=1.0,
+            stream=history.name,
         )
         tasks.append(asyncio.create_task(reader.run()))
         return reader
@@ -131,10 +137,13 @@ async def _folded(redis: Redis, offset: int) -> bool:
 
 
 async def _log(redis: Redis, job_id: str) -> list[str]:
-    return [json.loads(row.partition(" ")[2])["type"] for row in await redis.lrange(keys.log_key(job_id), 0, -1)]
+    rows = await redis.lrange(keys.log_key(job_id), 0, -1)
+    return [json.loads(row.partition(" ")[2])["type"] for row in rows]
 
 
-async def test_resumes_after_its_stored_offset(history: History, clean: Redis, start_reader: Start, tenant: str) -> None:
+async def test_resumes_after_its_stored_offset(
+    history: History, clean: Redis, start_reader: Start, tenant: str
+) -> None:
     first = _command(tenant)
     await _run_job(history, first)  # offsets 0..3
     reader = await start_reader()
@@ -150,7 +159,8 @@ async def test_resumes_after_its_stored_offset(history: History, clean: Redis, s
     store = JobStore(clean)
     for job in (first, reader2_cmd):
         view = await store.get(tenant, job.job_id)
-        assert view is not None and view.status == JobStatus.succeeded
+        assert view is not None
+        assert view.status == JobStatus.succeeded
         assert await _log(clean, job.job_id) == ["queued", "started", "progress", "succeeded"]
     assert reader.applied == 7
     assert await store.active_jobs(tenant) == 0
@@ -165,7 +175,11 @@ async def test_a_flushed_read_model_is_rebuilt_while_new_jobs_run(
     expires = int(time.time()) + 600
     await history.command(
         waiting,
-        {IDEMPOTENCY_KEY_HEADER: "k1", IDEMPOTENCY_FINGERPRINT_HEADER: "f1", IDEMPOTENCY_EXPIRES_HEADER: expires},
+        {
+            IDEMPOTENCY_KEY_HEADER: "k1",
+            IDEMPOTENCY_FINGERPRINT_HEADER: "f1",
+            IDEMPOTENCY_EXPIRES_HEADER: expires,
+        },
     )
     old_key = _command(tenant)
     await history.command(
@@ -188,13 +202,16 @@ async def test_a_flushed_read_model_is_rebuilt_while_new_jobs_run(
     assert (await store.get(tenant, later.job_id)).status == JobStatus.succeeded  # type: ignore[union-attr]
     assert await store.active_jobs(tenant) == 2, "the tenant's active count drifted"
     ledger = await clean.get(keys.idempotency_key(tenant, "k1"))
-    assert ledger is not None and json.loads(ledger) == [waiting.job_id, "f1"]
+    assert ledger is not None
+    assert json.loads(ledger) == [waiting.job_id, "f1"]
     assert 590 <= await clean.ttl(keys.idempotency_key(tenant, "k1")) <= 600
     assert not await clean.exists(keys.idempotency_key(tenant, "k0")), "an expired key came back"
     members = await clean.zrange(keys.tenant_index_key(tenant), 0, -1)
-    assert {keys.job_id_of_member(m) for m in members} == {done.job_id, waiting.job_id, old_key.job_id, later.job_id}
+    listed = {keys.job_id_of_member(m) for m in members}
+    assert listed == {done.job_id, waiting.job_id, old_key.job_id, later.job_id}
     rebuild = await clean.hgetall(keys.HISTORY_REBUILD)
-    assert rebuild["reason"] == "lost" and rebuild["state"] == "done"
+    assert rebuild["reason"] == "lost"
+    assert rebuild["state"] == "done"
 
 
 async def test_finished_jobs_keep_only_what_is_left_of_their_ttl(
@@ -247,7 +264,8 @@ async def test_forged_records_are_skipped_and_counted(
     await history.command(other)  # names another tenant than its publisher's
     await _until(lambda: _folded(clean, 4))
     view = await JobStore(clean).get(tenant, job.job_id)
-    assert view is not None and view.status == JobStatus.queued
+    assert view is not None
+    assert view.status == JobStatus.queued
     assert await _log(clean, job.job_id) == ["queued"]
     assert await JobStore(clean).get(other.tenant, other.job_id) is None
 
@@ -261,3 +279,22 @@ async def test_a_stream_with_other_retention_is_a_clear_error(
     with pytest.raises(HistoryMismatch, match="policy"):
         await declare_topology(other, HistorySettings(HISTORY_MAX_AGE="1D"))
     await channel.close()
+
+
+async def test_jobs_admin_rebuild_replays_and_shows_progress_until_done(
+    history: History, clean: Redis, start_reader: Start, tenant: str, infra: Infra
+) -> None:
+    from cli.admin import _rebuild
+
+    jobs = [_command(tenant) for _ in range(5)]
+    for job in jobs:
+        await _run_job(history, job)
+    await start_reader()
+    await _until(lambda: _folded(clean, 19))
+    await clean.delete(keys.job_key(jobs[0].job_id))  # damage that only a replay repairs
+    assert await asyncio.wait_for(_rebuild(infra.redis_url, True, 30, 10), 40) == 0
+    status = await clean.hgetall(keys.HISTORY_REBUILD)
+    assert (status["reason"], status["state"], status["applied"]) == ("requested", "done", "19")
+    view = await JobStore(clean).get(tenant, jobs[0].job_id)
+    assert view is not None
+    assert view.status == JobStatus.succeeded
