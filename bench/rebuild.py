@@ -56,7 +56,8 @@ def _job(tenant: str) -> tuple[JobCommand, list[JobEvent]]:
 
 async def _fill(channel: aio_pika.abc.AbstractChannel, key: str, jobs: int) -> None:
     exchanges = {
-        name: await channel.declare_exchange(name, "topic", durable=True) for name in (JOBS_EXCHANGE, EVENTS_EXCHANGE)
+        name: await channel.declare_exchange(name, "topic", durable=True)
+        for name in (JOBS_EXCHANGE, EVENTS_EXCHANGE)
     }
     tenants = [f"bench-{i}" for i in range(10)]
     for start in range(0, jobs, 200):
@@ -79,9 +80,9 @@ async def _fill(channel: aio_pika.abc.AbstractChannel, key: str, jobs: int) -> N
         await asyncio.gather(*publishes)  # confirmed
 
 
-async def run(amqp_url: str, redis_url: str, records: int, prefetch: int) -> dict[str, float]:
+async def run(amqp_url: str, redis_url: str, records: int, prefetch: int, batch: int) -> dict[str, float]:
     if redis_url.rstrip("/").endswith(("/0", "/15")) or redis_url.rstrip("/").count("/") < 3:
-        raise SystemExit(f"refusing Redis database of {redis_url}: give BENCH_REDIS_URL a database of its own")
+        raise SystemExit(f"refusing the Redis database of {redis_url}: give BENCH_REDIS_URL one of its own")
     jobs = records // PER_JOB
     name, key = f"bench.history.{uuid.uuid4().hex[:8]}", f"bench-history.{uuid.uuid4().hex[:8]}"
     connection = await aio_pika.connect(amqp_url)
@@ -101,7 +102,14 @@ async def run(amqp_url: str, redis_url: str, records: int, prefetch: int) -> dic
         publisher = cast(Publisher, type("P", (), {"user_id": "projector"})())
         projector = Projector(store, publisher, max_delay=1.0, identities=PublisherIdentities(["guest"], {}))
         reader = HistoryReader(
-            amqp_url, projector, store, prefetch=prefetch, check_interval=5, max_delay=1.0, stream=name
+            amqp_url,
+            projector,
+            store,
+            prefetch=prefetch,
+            check_interval=5,
+            max_delay=1.0,
+            max_batch=batch,
+            stream=name,
         )
         began = time.perf_counter()
         task = asyncio.create_task(reader.run())
@@ -151,13 +159,15 @@ def render(result: dict[str, float], command: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--prefetch", type=int, default=512)
+    parser.add_argument("--prefetch", type=int, default=512, help="PROJECTOR_PREFETCH")
+    parser.add_argument("--batch", type=int, default=256, help="records per Redis round trip")
     parser.add_argument("--docs", type=Path, help="write the result into this page's generated section")
     args = parser.parse_args()
     amqp_url = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/jobs-bench")
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
-    result = asyncio.run(run(amqp_url, redis_url, args.records, args.prefetch))
-    text = render(result, f"make bench-rebuild (--records {args.records} --prefetch {args.prefetch})")
+    result = asyncio.run(run(amqp_url, redis_url, args.records, args.prefetch, args.batch))
+    given = f"--records {args.records} --prefetch {args.prefetch} --batch {args.batch}"
+    text = render(result, f"make bench-rebuild BENCH_REBUILD_ARGS='{given}'")
     print(text)
     if args.docs:
         write_between(args.docs, GENERATED, text)

@@ -51,7 +51,7 @@ def describe(status: dict[str, str]) -> str:
     )
 
 
-async def _rebuild(redis_url: str, wait: bool, timeout: float, take_within: float) -> int:
+async def _rebuild(redis_url: str, wait: bool, within: float, take_within: float) -> int:
     redis = Redis.from_url(redis_url, decode_responses=True)
     try:
         requested = await request_rebuild(redis)
@@ -71,8 +71,8 @@ async def _rebuild(redis_url: str, wait: bool, timeout: float, take_within: floa
             if not took and waited > take_within:
                 out.print(f"[red]no projector took the request within {take_within:.0f}s[/]")
                 return EXIT_NOT_TAKEN
-            if waited > timeout:
-                out.print(f"[yellow]still replaying after {timeout:.0f}s[/]")
+            if waited > within:
+                out.print(f"[yellow]still replaying after {within:.0f}s[/]")
                 return EXIT_NOT_FINISHED
             await asyncio.sleep(0.5)
     finally:
@@ -87,7 +87,8 @@ def rebuild(
     wait: Annotated[bool, typer.Option(help="Show the replay's progress until it is done.")] = True,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the replay to end.")] = 3600,
     take_within: Annotated[
-        float, typer.Option(help="Seconds for a projector to take the request (its check interval, 10 s at most).")
+        float,
+        typer.Option(help="Seconds for the projector to take the request (it checks every <= 10 s)."),
     ] = 30,
 ) -> None:
     """Rebuild the Redis read model from the job history stream, showing progress."""

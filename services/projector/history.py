@@ -39,6 +39,8 @@ REBUILDS = Counter(
     ["reason"],
 )
 Start = int | str
+REPLAY_GATHER = 0.01
+"""Seconds a replaying reader pauses to fill a batch (a live one takes what has arrived)."""
 
 
 async def stream_end(
@@ -165,13 +167,16 @@ class HistoryReader:
                 batch: list[AbstractIncomingMessage] = []
                 with contextlib.suppress(TimeoutError):
                     batch.append(await asyncio.wait_for(inbox.get(), max(0.0, next_check - loop.time())))
-                while batch and len(batch) < self.max_batch and not inbox.empty():
-                    batch.append(inbox.get_nowait())
+                await self._gather(inbox, batch)
                 if batch and not await self._fold(batch):
                     return
                 if loop.time() >= next_check:
                     next_check = loop.time() + self.check_interval
-                    stored = await self.history.stored_offset()
+                    try:
+                        stored = await self.history.stored_offset()
+                    except RedisError as exc:  # unreachable: the next batch waits for it anyway
+                        log.warning("could not check the read model's history offset: %s", exc)
+                        continue
                     if self.applied is not None and (stored is None or stored < self.applied):
                         await self._lost(stored)
                         return
@@ -179,6 +184,16 @@ class HistoryReader:
         finally:
             if not channel.is_closed:
                 await channel.close()
+
+    async def _gather(
+        self, inbox: "asyncio.Queue[AbstractIncomingMessage]", batch: list[AbstractIncomingMessage]
+    ) -> None:
+        """Add what has arrived to `batch`. While replaying, pause once to let more arrive:
+        records trickle in a few per socket read, and each batch costs a Redis round trip."""
+        if batch and self.progress.running and inbox.qsize() < self.max_batch:
+            await asyncio.sleep(REPLAY_GATHER)
+        while batch and len(batch) < self.max_batch and not inbox.empty():
+            batch.append(inbox.get_nowait())
 
     async def _fold(self, batch: Sequence[AbstractIncomingMessage]) -> bool:
         """Fold a batch; False when the read model turned out lost or behind (nothing applied)."""
