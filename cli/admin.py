@@ -9,7 +9,7 @@ Exit codes: 0 rebuilt; 2 no projector took the request in time; 5 still replayin
 
 import asyncio
 import time
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from redis.asyncio import Redis
@@ -60,7 +60,7 @@ async def _rebuild(redis_url: str, wait: bool, within: float, take_within: float
             return 0
         last = ""
         while True:
-            status = await redis.hgetall(keys.HISTORY_REBUILD)
+            status = cast(dict[str, str], await redis.hgetall(keys.HISTORY_REBUILD))
             took = float(status.get("started_at") or 0) >= requested
             if took and describe(status) != last:
                 last = describe(status)

@@ -89,12 +89,13 @@ def _skip(message: AbstractIncomingMessage, outcome: str, reason: str) -> Fact:
 
 
 def _ledger(command: JobCommand, headers: Mapping[str, Any]) -> LedgerEntry | None:
-    key, digest = headers.get(IDEMPOTENCY_KEY_HEADER), headers.get(IDEMPOTENCY_FINGERPRINT_HEADER)
+    key, digest = (
+        _text(headers.get(IDEMPOTENCY_KEY_HEADER)),
+        _text(headers.get(IDEMPOTENCY_FINGERPRINT_HEADER)),
+    )
     expires = headers.get(IDEMPOTENCY_EXPIRES_HEADER)
-    texts = isinstance(key, str | bytes) and isinstance(digest, str | bytes)
-    if not (texts and isinstance(expires, int | float)):
+    if not (key and digest and isinstance(expires, int | float)):
         return None
-    key, digest = (v.decode() if isinstance(v, bytes) else v for v in (key, digest))
     return LedgerEntry(command.tenant, key, command.job_id, digest, float(expires))
 
 
@@ -188,4 +189,4 @@ def _death(headers: Mapping[str, Any]) -> str:
 
 
 def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return value.decode() if isinstance(value, bytes) else "" if value is None else str(value)

@@ -3,6 +3,7 @@ which `jobs-admin rebuild` shows), as metrics and in the log."""
 
 import logging
 import time
+from typing import Any
 
 from prometheus_client import Gauge
 from redis.asyncio import Redis
@@ -60,7 +61,7 @@ class RebuildProgress:
             return
         self._written = now
         RATE.set(rate)
-        fields: dict[str | bytes, str | bytes] = {
+        fields: dict[Any, Any] = {
             "state": "done" if done else "running",
             "reason": self.reason,
             "from": str(self.start),

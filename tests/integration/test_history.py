@@ -137,7 +137,7 @@ async def _folded(redis: Redis, offset: int) -> bool:
 
 
 async def _log(redis: Redis, job_id: str) -> list[str]:
-    rows = await redis.lrange(keys.log_key(job_id), 0, -1)
+    rows = cast(list[str], await redis.lrange(keys.log_key(job_id), 0, -1))
     return [json.loads(row.partition(" ")[2])["type"] for row in rows]
 
 
@@ -206,7 +206,7 @@ async def test_a_flushed_read_model_is_rebuilt_while_new_jobs_run(
     assert json.loads(ledger) == [waiting.job_id, "f1"]
     assert 590 <= await clean.ttl(keys.idempotency_key(tenant, "k1")) <= 600
     assert not await clean.exists(keys.idempotency_key(tenant, "k0")), "an expired key came back"
-    members = await clean.zrange(keys.tenant_index_key(tenant), 0, -1)
+    members = cast(list[str], await clean.zrange(keys.tenant_index_key(tenant), 0, -1))
     listed = {keys.job_id_of_member(m) for m in members}
     assert listed == {done.job_id, waiting.job_id, old_key.job_id, later.job_id}
     rebuild = await clean.hgetall(keys.HISTORY_REBUILD)
@@ -246,7 +246,7 @@ async def test_a_read_model_gone_back_in_time_is_read_again(
     await _until(lambda: _folded(clean, 3))
     await clean.flushdb()
     for name, value in snapshot.items():  # fail-over to the replica: offset 1, job running
-        await clean.restore(name, 0, value)
+        await clean.restore(name, 0, cast(bytes, value))
     await history.event(timeline.succeeded({"entities": []}))  # offset 4
     await _until(lambda: _folded(clean, 4), within=10)
     assert await _log(clean, job.job_id) == ["queued", "started", "progress", "progress", "succeeded"]
