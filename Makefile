@@ -18,8 +18,8 @@ VIEWER_PKG := tools/asyncapi/node_modules/@asyncapi/react-component
 
 
 .PHONY: install system-packages run test test-unit test-contract test-integration test-e2e test-faults lint format check clean \
-	docs docs-check asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr ocr-testset sweep-results measure-result-refs \
-	bench bench-scale bench-sse bench-baseline
+	rebuild docs docs-check asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr ocr-testset sweep-results measure-result-refs \
+	bench bench-scale bench-sse bench-rebuild bench-baseline
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -66,6 +66,9 @@ lint: install docs-check  ## ruff (lint and format), mypy (both environments) an
 	$(RUN) ruff format --check .
 	$(RUN) mypy .
 	$(RUN) mypy --python-executable .venvs/asyncapi/bin/python --cache-dir .mypy_cache/propan $(PROPAN_MODULES)
+
+rebuild: install  ## rebuild the Redis read model (REDIS_URL) from the job history stream, showing progress
+	$(RUN) jobs-admin rebuild
 
 docs: install  ## regenerate the configuration table in docs/operations.md from the Settings classes
 	$(RUN) python -m tools.docs.settings_table
@@ -132,6 +135,9 @@ bench: install bench-baseline  ## this system vs the Celery baseline under the s
 
 bench-scale: install  ## cost per job as work grows: 1,000 then 10,000 jobs (several minutes)
 	$(RUN) python -m bench.run --jobs 1000 --scale 1000,10000 --no-baseline --docs docs/benchmarks-scale.md $(BENCH_ARGS)
+
+bench-rebuild: install  ## the read model rebuilt from 100,000 history records: records/s; rewrites docs/benchmarks-rebuild.md
+	$(RUN) python -m bench.rebuild --docs docs/benchmarks-rebuild.md $(BENCH_REBUILD_ARGS)
 
 bench-sse: install  ## 1,000 concurrent SSE streams on one API process while jobs run
 	$(RUN) python -m bench.sse --docs docs/benchmarks-sse.md $(BENCH_SSE_ARGS)

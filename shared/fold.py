@@ -8,7 +8,7 @@ from typing import Any
 from shared import redis_keys as keys
 from shared.schemas import TERMINAL_STATES, JobEvent, JobStatus, Succeeded, status_after
 
-__all__ = ["APPLY_SCRIPT", "NOT_LOGGED", "REF_MARK", "iso", "script_call"]
+__all__ = ["APPLY_SCRIPT", "NOT_LOGGED", "REF_MARK", "iso", "remaining_ms", "script_call"]
 
 REF_MARK = "ref "
 """A result key holding this, then a `ResultRef`'s JSON, names a result kept in the file
@@ -21,6 +21,10 @@ storage (an inline result is a JSON object, so it always starts with `{`)."""
 # 1 when applied, 0 when not, -1 on a tenant mismatch. The tenant's active count goes up
 # when a job's record is created non-terminal and down when it reaches a terminal state:
 # each once per job, since terminal states absorb (never below 0: older records never added).
+# A finished job lives `ttl` milliseconds from its terminal event's time (not from when it is
+# applied: a replayed job keeps what is left of its time, and one whose time has passed lives
+# 1 ms). With `after` (the projector folding the history stream), -2 and nothing applied when
+# the read model's stored history offset (KEYS[6]) is gone or below `after`: Redis lost writes.
 APPLY_SCRIPT = (
     "local terminal = {"
     + ", ".join(f"{state} = true" for state in sorted(TERMINAL_STATES))
@@ -28,6 +32,10 @@ APPLY_SCRIPT = (
     + """
 local job, log, index, result_key, active = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local a = cjson.decode(ARGV[1])
+if a.after then
+  local folded = redis.call('GET', KEYS[6])
+  if not folded or tonumber(folded) < a.after then return -2 end
+end
 local seq = a.seq
 local cur = redis.call('HMGET', job, 'status', 'seq', 'tenant')
 if a.only_if and cur[1] ~= a.only_if then return 0 end
@@ -51,8 +59,8 @@ for name, value in pairs(a.set) do redis.call('HSET', job, name, value) end
 for name, value in pairs(a.set_if_absent) do redis.call('HSETNX', job, name, value) end
 redis.call('RPUSH', log, string.format('%d ', seq) .. a.entry)
 if terminal[a.status] and a.ttl > 0 then
-  redis.call('EXPIRE', job, a.ttl); redis.call('EXPIRE', log, a.ttl)
-  if a.result then redis.call('SET', result_key, a.result, 'EX', a.ttl) end
+  redis.call('PEXPIRE', job, a.ttl); redis.call('PEXPIRE', log, a.ttl)
+  if a.result then redis.call('SET', result_key, a.result, 'PX', a.ttl) end
 elseif a.result then
   redis.call('SET', result_key, a.result)
 end
@@ -94,8 +102,20 @@ def _changes(event: JobEvent) -> tuple[dict[str, str], dict[str, str]]:
 NOT_LOGGED = {"job_id", "tenant", "operation", "seq", "job_created_at", "result", "result_ref"}
 
 
-def script_call(event: JobEvent, only_if: JobStatus | None, finished_ttl: int) -> tuple[list[str], str]:
-    """The keys and the one JSON argument of `APPLY_SCRIPT` for `event`."""
+def remaining_ms(event: JobEvent, finished_ttl: int, now: datetime | None = None) -> int:
+    """Milliseconds a job finished by `event` stays readable (0: forever), counted from the
+    event's time; at least 1 (a replayed job whose time has passed vanishes at once)."""
+    if finished_ttl <= 0:
+        return 0
+    age = ((now or datetime.now(UTC)) - event.at).total_seconds()
+    return max(1, min(finished_ttl * 1000, int((finished_ttl - age) * 1000)))
+
+
+def script_call(
+    event: JobEvent, only_if: JobStatus | None, finished_ttl: int, *, after: int | None = None
+) -> tuple[list[str], str]:
+    """The keys and the one JSON argument of `APPLY_SCRIPT` for `event`; `after`: the history
+    offset the read model must have folded already (see the script)."""
     to_set, to_set_if_absent = _changes(event)
     created_at = event.job_created_at or event.at
     arg: dict[str, Any] = {
@@ -106,7 +126,7 @@ def script_call(event: JobEvent, only_if: JobStatus | None, finished_ttl: int) -
         "created_at": iso(created_at),
         "member": keys.index_member(created_at, event.job_id),
         "entry": event.model_dump_json(exclude=NOT_LOGGED),
-        "ttl": finished_ttl,
+        "ttl": remaining_ms(event, finished_ttl),
         "channel": keys.UPDATES_CHANNEL,
         "notice": keys.update_notice(event.tenant, event.job_id),
         "set": to_set,
@@ -114,12 +134,13 @@ def script_call(event: JobEvent, only_if: JobStatus | None, finished_ttl: int) -
     }
     if only_if is not None:
         arg["only_if"] = only_if.value
+    if after is not None:
+        arg["after"] = after
     if isinstance(event, Succeeded) and event.result_ref is not None:
         arg["result"] = REF_MARK + event.result_ref.model_dump_json()
     elif isinstance(event, Succeeded):  # stored as given: cjson would round floats
         arg["result"] = json.dumps(event.result, separators=(",", ":"))
     job_id = event.job_id
     job_keys = [keys.job_key(job_id), keys.log_key(job_id), keys.tenant_index_key(event.tenant)]
-    return [*job_keys, keys.result_key(job_id), keys.tenant_active_key(event.tenant)], json.dumps(
-        arg, separators=(",", ":")
-    )
+    job_keys += [keys.result_key(job_id), keys.tenant_active_key(event.tenant), keys.HISTORY_OFFSET]
+    return job_keys, json.dumps(arg, separators=(",", ":"))

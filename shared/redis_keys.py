@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Literal
 
 __all__ = [
+    "HISTORY_OFFSET",
+    "HISTORY_REBUILD",
     "UPDATES_CHANNEL",
     "control_key",
     "idempotency_key",
@@ -24,6 +26,13 @@ PREFIX = "jobs:"
 UPDATES_CHANNEL = f"{PREFIX}updates"
 """Pub/sub: `<tenant> <job id>` of every job that changed (wakes live streams; the tenant
 lets a tenant's feed drop other tenants' changes without reading them)."""
+
+HISTORY_OFFSET = f"{PREFIX}history:offset"
+"""String: the offset in the `jobs.history` stream of the last record the projector folded into
+this read model, written in the same round trip as the records. Gone: the read model was lost
+(rebuilt from the stream); lower than the projector's own: Redis went back in time (re-read)."""
+HISTORY_REBUILD = f"{PREFIX}history:rebuild"
+"""Hash: the projector's replay of the history (state, reason, from, target, applied, rate, ...)."""
 
 
 def job_key(job_id: str) -> str:

@@ -5,7 +5,7 @@ import aio_pika
 import pytest
 from redis.asyncio import Redis
 
-from shared.schemas.topology import DELAY_LEVELS, QUEUES, delay_queue
+from shared.schemas.topology import DELAY_LEVELS, HISTORY_STREAM, QUEUES, delay_queue
 from tests.support.infra import Infra, provide_infra
 
 
@@ -39,6 +39,8 @@ async def amqp(infra: Infra) -> AsyncIterator[aio_pika.abc.AbstractRobustConnect
         await channel.queue_delete(spec.dead_letter_queue)
     for level in range(len(DELAY_LEVELS)):
         await channel.queue_delete(delay_queue(level))
+    await channel.queue_delete(HISTORY_STREAM.name)  # no history of earlier runs to replay
+    await channel.queue_delete("projector.events")  # before the history stream (services/projector/legacy.py)
     await channel.close()
     yield connection
     await connection.close()

@@ -1,9 +1,9 @@
-"""The API's own job events (`queued`, cancel-while-queued `cancelled`): published to
-`job-events` like every writer's, so the read model can be rebuilt from the broker, and
-applied to the read model at once, so the caller sees its change in its next request.
-The projector applies the same event again later: the same number, so a no-op."""
+"""The API's own writes of job events: `queued`, applied to the read model at once (the
+command itself is the job's `queued` record in the job history, which the projector folds
+to the same event, a no-op twin), and cancel-while-queued `cancelled`, applied and published
+to `job-events` (so it is in the history). Either way the caller sees its change in its
+next request."""
 
-import asyncio
 import logging
 
 from redis.exceptions import RedisError
@@ -19,22 +19,15 @@ __all__ = ["cancel_queued", "record_queued"]
 log = logging.getLogger(__name__)
 
 
-async def record_queued(publisher: Publisher, store: JobStore, queued: Queued) -> None:
-    """After the command's confirm: the job runs whatever happens here. Publish and apply
-    run concurrently (submit latency); if Redis misses the write the worker's first event
-    creates the record, if the broker misses the event the read model still has it."""
-    published, applied = await asyncio.gather(
-        publisher.publish_event(queued), store.apply(queued), return_exceptions=True
-    )
-    if isinstance(applied, RedisError):
-        log.warning("job %s accepted but not yet recorded: %s", queued.job_id, applied)
-    elif isinstance(applied, BaseException):
-        raise applied
-    if isinstance(published, PublishFailed):
-        log.warning("job %s accepted, its queued event is not on the broker: %s", queued.job_id, published)
-        record_job_event(queued)  # publish_event records only what the broker confirmed
-    elif isinstance(published, BaseException):
-        raise published
+async def record_queued(store: JobStore, queued: Queued) -> None:
+    """After the command's confirm: the job runs whatever happens here, and the history has its
+    `queued` (the command). If Redis misses this write, the projector's fold of the command
+    creates the record."""
+    try:
+        await store.apply(queued)
+    except RedisError as exc:
+        log.warning("job %s accepted but not yet recorded: %s", queued.job_id, exc)
+    record_job_event(queued)
 
 
 async def cancel_queued(

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Union
 from uuid import uuid4
@@ -24,9 +25,14 @@ from pydantic_core import CoreSchema
 
 from shared.files import FileCatalog, FileMissing
 from shared.schemas import OPERATIONS, JobCommand, JobTimeline, Queued
+from shared.schemas.commands import (
+    IDEMPOTENCY_EXPIRES_HEADER,
+    IDEMPOTENCY_FINGERPRINT_HEADER,
+    IDEMPOTENCY_KEY_HEADER,
+)
 from shared.schemas.operations import Operation
 
-__all__ = ["SubmitJob", "check_input_file", "fingerprint", "new_job"]
+__all__ = ["SubmitJob", "check_input_file", "fingerprint", "idempotency_headers", "new_job"]
 
 # Slow checks (bounded by the input's caps, about a second at most) share two threads, so
 # that a flood of them queues here instead of taking every thread the API has.
@@ -148,3 +154,12 @@ async def check_input_file(command: JobCommand, files: FileCatalog) -> None:
                 }
             ]
         )
+
+
+def idempotency_headers(key: str, digest: str, ttl: int) -> dict[str, str | int]:
+    """The command's record of its Idempotency-Key, so the job history can rebuild the binding."""
+    return {
+        IDEMPOTENCY_KEY_HEADER: key,
+        IDEMPOTENCY_FINGERPRINT_HEADER: digest,
+        IDEMPOTENCY_EXPIRES_HEADER: int(time.time()) + ttl,
+    }

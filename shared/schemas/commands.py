@@ -6,7 +6,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["JOB_ID_PATTERN", "SCHEMA_VERSION", "JobCommand", "JobId", "is_job_id"]
+__all__ = [
+    "IDEMPOTENCY_EXPIRES_HEADER",
+    "IDEMPOTENCY_FINGERPRINT_HEADER",
+    "IDEMPOTENCY_KEY_HEADER",
+    "JOB_ID_PATTERN",
+    "SCHEMA_VERSION",
+    "JobCommand",
+    "JobId",
+    "is_job_id",
+]
 
 JOB_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 """Every job id, whoever chose it: safe in a URL path, a Redis key, a log line and HTML."""
@@ -23,6 +32,14 @@ def is_job_id(value: str) -> bool:
 
 
 SCHEMA_VERSION: Literal["1"] = "1"
+
+IDEMPOTENCY_KEY_HEADER = "x-idempotency-key"
+"""AMQP header of a command the API accepted with an Idempotency-Key: the key, so that the
+read model's ledger entry can be rebuilt from the job history (with the two below)."""
+IDEMPOTENCY_FINGERPRINT_HEADER = "x-idempotency-fingerprint"
+"""The submission body's fingerprint the key is bound to."""
+IDEMPOTENCY_EXPIRES_HEADER = "x-idempotency-expires"
+"""Unix time (seconds) at which the key's binding ends."""
 """Within a version the only allowed change is a new optional field."""
 
 

@@ -21,7 +21,6 @@ __all__ = [
     "LLM_QUEUE",
     "NER_QUEUE",
     "OCR_QUEUE",
-    "PROJECTOR_QUEUE",
     "QUEUES",
     "QUORUM_INITIAL_GROUP_SIZE",
     "QueueSpec",
@@ -125,16 +124,6 @@ OCR_QUEUE = QueueSpec(
     description="OCR jobs (images and PDFs), consumed by services/ocr.",
 )
 
-PROJECTOR_QUEUE = QueueSpec(
-    name="projector.events",
-    exchange=EVENTS_EXCHANGE,
-    binding_keys=("#",),
-    # The projector holds a delivery (does not ack) while Redis is unreachable, so
-    # redeliveries after a restart are expected and must not dead-letter events.
-    delivery_limit=50,
-    description="Every job event, folded into the Redis read model by services/projector.",
-)
-
 JOB_QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, OCR_QUEUE, LLM_QUEUE)
 
 DEAD_LETTER_WATCH_QUEUE = QueueSpec(
@@ -146,7 +135,7 @@ DEAD_LETTER_WATCH_QUEUE = QueueSpec(
     "`failed` with code `dead_lettered`. Each `<queue>.dlq` keeps its own copy for operators.",
 )
 
-QUEUES: tuple[QueueSpec, ...] = (*JOB_QUEUES, PROJECTOR_QUEUE, DEAD_LETTER_WATCH_QUEUE)
+QUEUES: tuple[QueueSpec, ...] = (*JOB_QUEUES, DEAD_LETTER_WATCH_QUEUE)
 """Every queue of the platform; all of them are declared by every service at start."""
 
 

@@ -18,7 +18,6 @@ from shared.schemas.topology import (
     LLM_QUEUE,
     NER_QUEUE,
     OCR_QUEUE,
-    PROJECTOR_QUEUE,
 )
 from tests.support.chat_server import ScriptedChatServer
 from tests.support.infra import Infra
@@ -56,6 +55,17 @@ class Stack:
             return int(declared.declaration_result.consumer_count or 0)
         finally:
             await channel.close()
+
+    async def wait_reading_history(self, within: float = 60) -> None:
+        """The projector reads the job history stream (a stream's consumers are not counted in
+        a passive declare's answer, so its log says it)."""
+        deadline = asyncio.get_running_loop().time() + within
+        while "reading the job history from" not in self.services["projector"].log_text():
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(
+                    f"the projector does not read the history:\n{self.services['projector'].log_tail()}"
+                )
+            await asyncio.sleep(0.2)
 
     async def wait_consuming(self, queue: str, within: float = 60) -> None:
         deadline = asyncio.get_running_loop().time() + within
@@ -186,7 +196,7 @@ async def stack(
         await stack.wait_consuming(NER_QUEUE.name)
         await stack.wait_consuming(LLM_QUEUE.name)
         await stack.wait_consuming(OCR_QUEUE.name)
-        await stack.wait_consuming(PROJECTOR_QUEUE.name)
+        await stack.wait_reading_history()
         yield stack
 
 

@@ -36,6 +36,17 @@ def delta(before: Samples, after: Samples, name: str, **labels: str) -> float:
     return value(after, name, **labels) - value(before, name, **labels)
 
 
+async def wait_counted(
+    url: str, before: Samples, least: float, name: str, within: float = 15, **labels: str
+) -> Samples:
+    """The samples once counter `name` has grown by at least `least` since `before`."""
+    deadline = asyncio.get_running_loop().time() + within
+    while delta(before, after := await scrape(url), name, **labels) < least:
+        assert asyncio.get_running_loop().time() < deadline, f"{name} {labels} did not grow by {least}"
+        await asyncio.sleep(0.2)
+    return after
+
+
 async def take(
     amqp: aio_pika.abc.AbstractRobustConnection, queue: str, message_id: str, within: float = 30
 ) -> aio_pika.abc.AbstractIncomingMessage:

@@ -115,8 +115,10 @@ async def _whole_trace(collector: OtlpCollector, trace_id: str) -> list[Recorded
     for _ in range(100):
         spans = collector.trace(trace_id)
         worker_done = any(s.service == "ner" and s.kind == SPAN_KIND_CONSUMER for s in spans)
-        # the worker's events and the API's `queued`
-        published = sum(s.service in ("ner", "api") and s.name == "job-events publish" for s in spans)
+        # the worker's events and the API's command (the job's `queued` in the history)
+        published = sum(
+            (s.service, s.name) in (("ner", "job-events publish"), ("api", "jobs publish")) for s in spans
+        )
         applied = sum(s.service == "projector" and s.kind == SPAN_KIND_CONSUMER for s in spans)
         if worker_done and published and applied >= published and any(s.service == "api" for s in spans):
             return spans
@@ -143,7 +145,7 @@ async def test_one_trace_covers_api_worker_and_projector(
     assert request.name == "POST /v1/jobs"
     assert request.parent_span_id == caller_span  # the caller's traceparent was continued
     api_publishes = {s.name: s for s in spans if s.service == "api" and s.kind == SPAN_KIND_PRODUCER}
-    assert sorted(api_publishes) == ["job-events publish", "jobs publish"]  # the command, then `queued`
+    assert sorted(api_publishes) == ["jobs publish"]  # the command, which is also the job's `queued`
     command_publish = api_publishes["jobs publish"]
     for publish in api_publishes.values():
         # within the request, through spans of the API only (FastAPI adds its own request,
@@ -166,9 +168,9 @@ async def test_one_trace_covers_api_worker_and_projector(
     assert all(parent(s) == worker for s in event_publishes)
 
     applied = [s for s in spans if s.service == "projector" and s.kind == SPAN_KIND_CONSUMER]
-    published = [*event_publishes, api_publishes["job-events publish"]]
+    published = [*event_publishes, command_publish]
     assert {parent(s).span_id for s in applied} == {s.span_id for s in published}
-    assert all(s.name == "projector.events process" for s in applied)
+    assert all(s.name == "jobs.history process" for s in applied)
 
 
 def _job_lines(stack: Stack, service: str, job_id: str) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import aio_pika
 import httpx
 import pytest
 
-from shared.schemas.topology import NER_QUEUE, PROJECTOR_QUEUE
+from shared.schemas.topology import NER_QUEUE
 from tests.e2e.conftest import KEYS, Stack
 from tests.support.servers import ThrowawayRabbit, ThrowawayRedis
 from tools.devstack import Launcher, free_port, wait_ready
@@ -78,7 +78,7 @@ async def fault_stack(
     try:
         await asyncio.to_thread(wait_ready, stack.base_url, services["api"])
         await stack.wait_consuming(NER_QUEUE.name)
-        await stack.wait_consuming(PROJECTOR_QUEUE.name)
+        await stack.wait_reading_history()
         yield stack
     finally:
         launcher.stop()

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from shared.broker_cluster import connect_cluster
-from shared.schemas.topology import NER_QUEUE, PROJECTOR_QUEUE
+from shared.schemas.topology import NER_QUEUE
 from tests.e2e.conftest import Stack
 from tests.faults.conftest import FAULT_SETTINGS
 from tests.faults.helpers import SENTENCE, history, wait_all_terminal
@@ -67,7 +67,7 @@ async def cluster_stack(
         try:
             await asyncio.to_thread(wait_ready, stack.base_url, services["api"], 120)
             await stack.wait_consuming(NER_QUEUE.name, within=120)
-            await stack.wait_consuming(PROJECTOR_QUEUE.name, within=120)
+            await stack.wait_reading_history(within=120)
             yield stack
         finally:
             await amqp.close()

@@ -15,7 +15,7 @@ import aio_pika
 import httpx
 import pytest
 
-from shared.schemas.topology import NER_QUEUE, PROJECTOR_QUEUE
+from shared.schemas.topology import NER_QUEUE
 from tests.e2e.conftest import KEYS, Stack
 from tests.e2e.helpers import follow, submit
 from tests.faults.helpers import SENTENCE, wait_all_terminal
@@ -86,7 +86,7 @@ async def sentinel_stack(
     try:
         await asyncio.to_thread(wait_ready, stack.base_url, services["api"])
         await stack.wait_consuming(NER_QUEUE.name)
-        await stack.wait_consuming(PROJECTOR_QUEUE.name)
+        await stack.wait_reading_history()
         yield stack
     finally:
         launcher.stop()

@@ -22,9 +22,9 @@ from shared.schemas import JobCommand, JobTimeline
 from shared.schemas.topology import (
     DEAD_LETTER_WATCH_QUEUE,
     EVENTS_EXCHANGE,
+    HISTORY_STREAM,
     JOBS_EXCHANGE,
     NER_QUEUE,
-    PROJECTOR_QUEUE,
 )
 from tests.support.infra import Infra
 from tools.asyncapi.subscribers import discover_subscriptions
@@ -102,7 +102,7 @@ async def test_a_tenant_user_can_only_publish_jobs(users: Users, topology: None)
         body = _command("acme")
         await jobs.publish(aio_pika.Message(body, user_id=user), routing_key="ner.entities", mandatory=True)
 
-        for queue in (NER_QUEUE.name, PROJECTOR_QUEUE.name, NER_QUEUE.dead_letter_queue):
+        for queue in (NER_QUEUE.name, DEAD_LETTER_WATCH_QUEUE.name, NER_QUEUE.dead_letter_queue):
             channel = await connection.channel()
             declared = await channel.declare_queue(queue, passive=True)  # passive: no permission needed
             with pytest.raises(ChannelAccessRefused):
@@ -127,7 +127,7 @@ async def test_a_worker_user_declares_the_topology_consumes_its_queue_but_cannot
         channel = await publisher.connection.channel()
         own = await channel.declare_queue(NER_QUEUE.name, passive=True)
         await own.get(fail=False)  # reading its own queue is allowed
-        other = await channel.declare_queue(PROJECTOR_QUEUE.name, passive=True)
+        other = await channel.declare_queue(DEAD_LETTER_WATCH_QUEUE.name, passive=True)
         with pytest.raises(ChannelAccessRefused):
             await other.get(fail=False)
         channel = await publisher.connection.channel()
@@ -144,8 +144,11 @@ async def test_the_projector_user_reads_its_queues_and_may_fail_a_dead_lettered_
     publisher = await Publisher.connect(users.url["projector"], name="test-projector-user")
     try:
         channel = await publisher.connection.channel()
-        for queue in (PROJECTOR_QUEUE.name, DEAD_LETTER_WATCH_QUEUE.name):
-            await (await channel.declare_queue(queue, passive=True)).get(fail=False)
+        await (await channel.declare_queue(DEAD_LETTER_WATCH_QUEUE.name, passive=True)).get(fail=False)
+        await channel.set_qos(prefetch_count=10)  # a stream consumer needs a prefetch
+        history = await channel.declare_queue(HISTORY_STREAM.name, passive=True)
+        tag = await history.consume(lambda m: m.ack(), arguments={"x-stream-offset": "last"})
+        await history.cancel(tag)
         channel = await publisher.connection.channel()
         events = await channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
         marker = str(uuid.uuid4())
@@ -154,7 +157,6 @@ async def test_the_projector_user_reads_its_queues_and_may_fail_a_dead_lettered_
             routing_key="ner.entities.failed",
             mandatory=True,
         )
-        await (await _take(channel, PROJECTOR_QUEUE.name, marker)).ack()  # leave nothing behind
         channel = await publisher.connection.channel()
         jobs = await channel.get_exchange(JOBS_EXCHANGE, ensure=False)
         with pytest.raises(ChannelAccessRefused):
@@ -174,9 +176,18 @@ async def test_the_api_user_publishes_its_job_events(
     finally:
         await publisher.close()
     channel = await amqp.channel()
-    taken = await _take(channel, PROJECTOR_QUEUE.name, f"{command.job_id}:{queued.seq}")
+    await channel.set_qos(prefetch_count=500)
+    found: asyncio.Future[IncomingMessage] = asyncio.get_running_loop().create_future()
+
+    async def take(message: IncomingMessage) -> None:
+        await message.ack()
+        if message.message_id == f"{command.job_id}:{queued.seq}" and not found.done():
+            found.set_result(message)
+
+    history = await channel.declare_queue(HISTORY_STREAM.name, passive=True)
+    await history.consume(take, arguments={"x-stream-offset": "first"})
+    taken = await asyncio.wait_for(found, 10)  # in the job history
     assert taken.user_id == URL(users.url["api"]).user
-    await taken.ack()
     await channel.close()
 
 

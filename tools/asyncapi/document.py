@@ -262,7 +262,7 @@ def build_document(
     """`queues` gives names and descriptions; `topology` is what is actually declared."""
     ops = [operations[name] for name in sorted(operations)]
     events = event_models()
-    published = events  # every event type is on the broker (`queued` from the API)
+    published = events  # every event type is on the broker (`queued` as the command, in the history)
     results = list(dict.fromkeys(op.result_model for op in ops))
     messages: dict[str, Any] = {}
     for op in ops:
@@ -369,9 +369,10 @@ def build_document(
         "x-producers": sorted({API_SERVICE, *workers, *watchers}),
         "subscribe": {
             "operationId": "job_events",
-            "summary": "Queued and cancelled (a job cancelled while it waits) by the API; started,"
+            "summary": "Cancelled (a job cancelled while it waits) by the API; started,"
             " progress, retrying, succeeded, failed, cancelled by the workers; failed by the projector for"
-            " a command the broker dead-lettered. A job published straight to the broker has no `queued`."
+            f" a command the broker dead-lettered. A job's `queued` is its command in `{HISTORY_STREAM.name}`"
+            " (every accepted command, the API's and direct publishers'); older APIs also published it here."
             " Applied to the read model only when the publisher's `user_id` is a platform user allowed to"
             " publish that event; any other is dead-lettered `forged_event`.",
             "message": _one_of(event_names),

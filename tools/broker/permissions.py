@@ -16,7 +16,7 @@ read (consume from a queue; bind *from* an exchange).
   Publishing to queues directly would need write on the default exchange, which
   nobody gets.
 - Write on exchanges and read on queues are per role: the API publishes commands
-  and its `queued` and `cancelled` events; a worker publishes events, dead letters and delayed commands
+  and its `cancelled` events; a worker publishes events, dead letters and delayed commands
   (retries, leases, hand-backs, through `jobs.delay`, never to `jobs` itself); every
   consumer reads only its own queues.
 
@@ -79,7 +79,7 @@ def grants(
     queue_names = [*topology.queues, *(s.queue for s in subscriptions)]
     names = [*topology.exchanges, *queue_names]
     consumed: dict[str, set[str]] = {API_SERVICE: set()}
-    # The API publishes commands and its own job events (`queued`, cancel-while-queued).
+    # The API publishes commands and its own job event (cancel-while-queued `cancelled`).
     publishes: dict[str, set[str]] = {API_SERVICE: {JOBS_EXCHANGE, EVENTS_EXCHANGE}}
     for sub in subscriptions:
         consumed.setdefault(sub.service, set()).add(sub.queue)

@@ -24,7 +24,13 @@ from services.api.quotas.checks import SUBMIT_LIMITS
 from services.api.responses import created, error_responses, field_error, link
 from services.api.results import job_body, result_body
 from services.api.streaming import UpdateHub
-from services.api.submission import SubmitJob, check_input_file, fingerprint, new_job
+from services.api.submission import (
+    SubmitJob,
+    check_input_file,
+    fingerprint,
+    idempotency_headers,
+    new_job,
+)
 from shared.messaging import PublishFailed
 from shared.readmodel import JobStore
 from shared.schemas import JobPage, JobRef, JobStatus, JobTimeline, JobView, ProgressView
@@ -77,8 +83,10 @@ async def submit_job(
 ) -> JobView:
     command, queued = await new_job(body, tenant)
     await check_input_file(command, files)
+    headers: dict[str, str | int] = {}
     if idempotency_key:
         digest = fingerprint(body)
+        headers = idempotency_headers(idempotency_key, digest, settings.idempotency_ttl)
         seen = await ledger.remember(
             tenant, idempotency_key, command.job_id, digest, settings.idempotency_ttl
         )
@@ -97,7 +105,7 @@ async def submit_job(
             response.headers["Location"] = f"/v1/jobs/{job_id}"
             return existing
     try:
-        await publisher.publish_command(command)
+        await publisher.publish_command(command, headers=headers)
     except PublishFailed as exc:
         PUBLISH_FAILURES.labels(exc.reason).inc()
         if idempotency_key:
@@ -105,7 +113,7 @@ async def submit_job(
         raise unavailable("the broker", exc, f"job not accepted: {exc.reason}") from exc
     # The broker has the job, so it runs whatever happens next. Recording it only now
     # means a crash here can never leave a job "queued" that nobody will run.
-    await record_queued(publisher, store, queued)
+    await record_queued(store, queued)
     response.headers["Location"] = f"/v1/jobs/{command.job_id}"
     return JobView(
         id=command.job_id,
