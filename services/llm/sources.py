@@ -5,8 +5,9 @@ import asyncio
 
 from shared.documents import pdf_text
 from shared.files import FileCatalog, read_job_file
+from shared.job_text import text_of_job
 from shared.readmodel import JobStore
-from shared.schemas import JobCommand, JobStatus
+from shared.schemas import JobCommand
 from shared.schemas.llm import ExtractInput, SummarizeInput
 from shared.worker import JobFailure
 
@@ -38,18 +39,4 @@ class TextSource:
     async def _job_text(self, tenant: str, job_id: str) -> str:
         if self._jobs is None:
             raise JobFailure("source_job_unavailable", "this worker has no read model to read jobs from")
-        view = await self._jobs.get(tenant, job_id)
-        if view is None:  # another tenant's job looks exactly like a missing one
-            raise JobFailure("source_job_not_found", f"no job {job_id!r} for this tenant")
-        if view.status != JobStatus.succeeded:
-            raise JobFailure(
-                "source_job_not_succeeded",
-                f"job {job_id} is {view.status.value}; only a succeeded job's text can be used",
-            )
-        text = (view.result or {}).get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise JobFailure(
-                "source_job_has_no_text",
-                f"job {job_id} ({view.operation}) has no `text` in its result",
-            )
-        return text
+        return await text_of_job(self._jobs, tenant, job_id)

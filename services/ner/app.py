@@ -9,6 +9,7 @@ from redis.asyncio import Redis
 from services.ner.recognition import EntityRecognizer
 from services.ner.settings import NerSettings
 from services.propan_wiring import worker_app
+from shared.readmodel import JobStore
 from shared.schemas.topology import NER_QUEUE
 from shared.worker import OperationHandler
 
@@ -27,6 +28,7 @@ async def operations(settings: NerSettings, redis: Redis) -> AsyncIterator[dict[
         chunk_chars=settings.chunk_chars,
         batch_size=settings.batch_size,
         batch_wait=settings.batch_wait,
+        jobs=JobStore(redis),
     )
     try:
         yield {"ner.entities": recognizer.run}

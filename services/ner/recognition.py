@@ -12,6 +12,8 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from shared.batching import MicroBatcher, in_executor
+from shared.job_text import text_of_job
+from shared.readmodel import JobStore
 from shared.schemas import Entity, NerInput, NerResult
 from shared.telemetry.tracing import stage
 from shared.worker import JobContext, JobFailure
@@ -133,7 +135,10 @@ class EntityRecognizer:
         chunk_chars: int,
         batch_size: int = 32,
         batch_wait: float = 0.005,
+        jobs: JobStore | None = None,
     ) -> None:
+        self.jobs = jobs
+        """Where a `job_id` input's text is read."""
         self._max_text_chars = max_text_chars
         self._chunk_chars = chunk_chars
         self._executor = ModelProcess(pipeline)
@@ -150,7 +155,13 @@ class EntityRecognizer:
         return [_entities(found) for found in self._executor.submit(_find, list(texts)).result()]
 
     async def run(self, job: NerInput, ctx: JobContext) -> NerResult:
-        text = job.text
+        if job.text is not None:
+            text = job.text
+        elif self.jobs is None:
+            raise JobFailure("source_job_unavailable", "this worker has no read model to read jobs from")
+        else:
+            assert job.job_id is not None  # the input model requires one source
+            text = await text_of_job(self.jobs, ctx.command.tenant, job.job_id)
         if len(text) > self._max_text_chars:
             raise JobFailure(
                 "input_too_large",

@@ -1,6 +1,10 @@
 """Operation `ner.entities`: named entities in a text."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.schemas.commands import JobId
 
 __all__ = ["Entity", "NerInput", "NerResult"]
 
@@ -10,7 +14,20 @@ class NerInput(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"text": "Barack Obama visited Paris."}]}
     )
 
-    text: str = Field(min_length=1, description="UTF-8 text; its length limit is a worker setting.")
+    text: str | None = Field(
+        default=None, min_length=1, description="UTF-8 text; its length limit is a worker setting."
+    )
+    job_id: JobId | None = Field(
+        default=None,
+        description="Instead of `text`: a finished job of the same tenant whose result has a `text` "
+        "field (e.g. OCR); how a pipeline step reads the step before it.",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> Self:
+        if (self.text is None) == (self.job_id is None):
+            raise ValueError("give exactly one of text, job_id")
+        return self
 
 
 class Entity(BaseModel):

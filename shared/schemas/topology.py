@@ -21,6 +21,7 @@ __all__ = [
     "LLM_QUEUE",
     "NER_QUEUE",
     "OCR_QUEUE",
+    "PIPELINE_QUEUE",
     "PROJECTOR_QUEUE",
     "QUEUES",
     "QueueSpec",
@@ -127,7 +128,15 @@ PROJECTOR_QUEUE = QueueSpec(
     description="Every job event, folded into the Redis read model by services/projector.",
 )
 
-JOB_QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, OCR_QUEUE, LLM_QUEUE)
+PIPELINE_QUEUE = QueueSpec(
+    name="pipeline.jobs",
+    exchange=JOBS_EXCHANGE,
+    binding_keys=("pipeline",),
+    description="Pipelines (operation `pipeline`), driven by services/pipeline: it starts each step "
+    "as a job of its own and follows the steps' events in the job history.",
+)
+
+JOB_QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, OCR_QUEUE, LLM_QUEUE, PIPELINE_QUEUE)
 
 DEAD_LETTER_WATCH_QUEUE = QueueSpec(
     name="projector.dead-letters",
