@@ -10,7 +10,7 @@ class PipelineSettings(WorkerSettings):
     model_config = SettingsConfigDict(env_prefix="PIPELINE_", extra="ignore")
 
     metrics_port: int = Field(
-        9104, ge=0, le=65535, description="Port of the /metrics listener; 0 disables it."
+        9105, ge=0, le=65535, description="Port of the /metrics listener; 0 disables it."
     )
     prefetch: int = Field(
         256, description="Pipelines one driver process runs at once (each mostly waits for its steps)."

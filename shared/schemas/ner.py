@@ -2,7 +2,17 @@
 
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from shared.schemas.commands import JobId
 
@@ -23,11 +33,27 @@ class NerInput(BaseModel):
         "field (e.g. OCR); how a pipeline step reads the step before it.",
     )
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """Say in the schema what `_exactly_one_source` checks: one source that is not null."""
+        schema = handler(core_schema)
+        handler.resolve_ref_schema(schema)["oneOf"] = [
+            {"required": [name], "properties": {name: {"type": "string"}}} for name in ("text", "job_id")
+        ]
+        return schema
+
     @model_validator(mode="after")
     def _exactly_one_source(self) -> Self:
         if (self.text is None) == (self.job_id is None):
             raise ValueError("give exactly one of text, job_id")
         return self
+
+    @model_serializer(mode="wrap")
+    def _only_the_source_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, object]:
+        """The command carries the one source, as before `job_id` existed (older workers forbid it)."""
+        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 class Entity(BaseModel):
