@@ -185,11 +185,12 @@ HISTORY_STREAM = StreamSpec(
         *((JOBS_EXCHANGE, key) for q in JOB_QUEUES for key in q.binding_keys),
         (EVENTS_EXCHANGE, "#"),
     ),
-    readers=("projector",),
+    readers=("projector", "pipeline"),
     description="The job history: every job command (with its `queued` time, direct publishers'"
     " included) and every job event, in order per job, kept by age and size. services/projector"
     " folds it into the Redis read model and replays it from the first offset when Redis has lost"
-    " the read model. Read it with `x-stream-offset` (a consumer argument), a prefetch and acks."
+    " the read model; services/pipeline follows its pipelines' steps in it. Read it with"
+    " `x-stream-offset` (a consumer argument), a prefetch and acks."
     " Bound to the job queues' keys only, so a command no queue takes still comes back unroutable.",
 )
 
