@@ -88,7 +88,7 @@ class PipelinePlan:
         if state is None or event.tenant != self.tenant or event.seq <= state.seq or state.done:
             return None
         state.seq = event.seq
-        state.status = status_after(event.type).value  # type: ignore[assignment]
+        state.status = status_after(event.type).value
         match event.type:
             case "started":
                 state.fraction, state.message = 0.0, ""
@@ -105,7 +105,7 @@ class PipelinePlan:
         state = self.step_of(view.id)
         if state is None or view.seq <= state.seq or state.done:
             return None
-        state.seq, state.status = view.seq, view.status.value  # type: ignore[assignment]
+        state.seq, state.status = view.seq, view.status.value
         state.fraction, state.message = view.progress.fraction, view.progress.message
         state.result, state.error = view.result, view.error
         return state

@@ -161,7 +161,9 @@ async def test_ocr_then_entities_and_summary_in_parallel_as_one_pipeline(
 
     # the followers started together, once OCR had finished, and neither waited for the other
     entities_job, summary_job = jobs["entities"], jobs["summary"]
-    assert entities_job is not None and summary_job is not None and jobs["ocr"] is not None
+    assert entities_job is not None
+    assert summary_job is not None
+    assert jobs["ocr"] is not None
     started = max(entities_job["created_at"], summary_job["created_at"])
     assert jobs["ocr"]["finished_at"] <= min(entities_job["created_at"], summary_job["created_at"])
     assert started <= min(entities_job["finished_at"], summary_job["finished_at"])

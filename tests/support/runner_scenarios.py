@@ -229,7 +229,7 @@ class RunnerScenarios:
 
         async def slowish(job: NerInput, ctx: JobContext) -> NerResult:
             await asyncio.sleep(3 * unit if job.text == "long" else 0.1 * unit)
-            finished.append(job.text)
+            finished.append(job.text or "")
             return await entities(job, ctx)
 
         first = await transport.runner(slowish)

@@ -71,7 +71,7 @@ def test_a_step_that_cannot_run_is_refused_by_name(steps: list[dict[str, Any]], 
 
 
 def test_at_most_ten_steps_and_at_least_one() -> None:
-    many = [OCR, *({**ENTITIES, "id": f"e{i}"} for i in range(MAX_STEPS))]
+    many: list[dict[str, Any]] = [OCR, *({**ENTITIES, "id": f"e{i}"} for i in range(MAX_STEPS))]
     assert "at most 10 items" in refusal(*many)
     assert "at least 1 item" in refusal()
 
