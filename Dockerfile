@@ -25,11 +25,13 @@ COPY services/ocr/pyproject.toml services/ocr/
 COPY services/llm/pyproject.toml services/llm/
 COPY services/projector/pyproject.toml services/projector/
 COPY services/rag/pyproject.toml services/rag/
+COPY services/pipeline/pyproject.toml services/pipeline/
 COPY tools/asyncapi/pyproject.toml tools/asyncapi/
 RUN uv sync --frozen --no-dev --package "jobs-$SERVICE" $EXTRAS
 # The code: shared/ and this service only (the members are not packaged: it runs from /app).
 COPY shared ./shared
-COPY services/__init__.py services/
+# propan_wiring.py: the consumers' one Propan handler factory (the API never imports it).
+COPY services/__init__.py services/propan_wiring.py services/
 COPY services/$SERVICE services/$SERVICE
 # The contract the API serves at /asyncapi.yaml.
 COPY asyncapi.yaml ./

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from cli.client import JobEvent
 
-__all__ = ["ProgressView", "job_table", "print_json"]
+__all__ = ["PipelineProgress", "ProgressView", "job_table", "print_json"]
 
 _STYLE = {"succeeded": "green", "failed": "red", "cancelled": "yellow", "running": "cyan", "queued": "dim"}
 
@@ -83,3 +83,52 @@ class ProgressView:
         self._progress.update(self._task, description=message, status=event.status)
         if fraction is not None:
             self._progress.update(self._task, completed=fraction)
+
+
+class PipelineProgress:
+    """One bar for a pipeline and one per step, fed with the pipeline's view (its `steps`)."""
+
+    def __init__(self, console: Console, job_id: str) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.fields[name]:<12}[/]"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[status]} {task.description}"),
+            console=console,
+        )
+        self._pipeline = self._progress.add_task("", total=1.0, name="pipeline", status="queued")
+        self._steps: dict[str, Any] = {}
+        self.job_id = job_id
+
+    def __enter__(self) -> "PipelineProgress":
+        self._progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._progress.stop()
+
+    def show(self, job: dict[str, Any]) -> None:
+        error = job.get("error") or {}
+        message = f"{error['code']}: {error['message']}" if error else job["progress"]["message"]
+        self._progress.update(
+            self._pipeline, completed=job["progress"]["fraction"], status=job["status"], description=message
+        )
+        for step in job.get("steps") or ():
+            task = self._steps.get(step["id"])
+            if task is None:
+                name = f"  {step['id']}"
+                task = self._steps[step["id"]] = self._progress.add_task("", total=1.0, name=name, status="")
+            status = step["status"]
+            fraction = 1.0 if status == "succeeded" else step["progress"]["fraction"]
+            self._progress.update(
+                task,
+                completed=fraction,
+                status=f"[{_STYLE.get(status, '')}]{status}[/]",
+                description=f"{step['operation']} {step['progress']['message']}".strip(),
+            )
+
+    @property
+    def bars(self) -> dict[str, float]:
+        """Each bar's completed fraction by name (what the tests read)."""
+        return {str(t.fields["name"]).strip(): float(t.completed) for t in self._progress.tasks}

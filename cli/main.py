@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.live import Live
 
 from cli.client import ApiError, JobsClient
-from cli.display import ProgressView, job_table, print_json
+from cli.display import PipelineProgress, ProgressView, job_table, print_json
 from shared.schemas.lifecycle import TERMINAL_STATES
 
 __all__ = ["app"]
@@ -123,6 +123,51 @@ def submit(
         return
     err.print(f"job {job['id']} submitted")
     _finish(_follow(client, job))
+
+
+def _pipeline_input(spec: Path, uploads: list[str], client: JobsClient) -> dict[str, Any]:
+    try:
+        loaded = json.loads(spec.read_text())
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="FILE") from exc
+    # the whole body (`{"operation": "pipeline", "input": {...}}`) or only its input
+    body = loaded.get("input", loaded) if isinstance(loaded, dict) else None
+    if not isinstance(body, dict) or not isinstance(body.get("steps"), list):
+        raise typer.BadParameter('needs {"steps": [...]}', param_hint="FILE")
+    steps = {step.get("id"): step for step in body["steps"] if isinstance(step, dict)}
+    for item in uploads:
+        step_id, _, path = item.partition("=")
+        if step_id not in steps or not path:
+            raise typer.BadParameter(
+                f"{item!r}: give STEP=FILE for a step of the pipeline", param_hint="--upload"
+            )
+        uploaded = client.upload(Path(path))
+        err.print(f"uploaded {path} as file {uploaded['id']} for step {step_id}")
+        steps[step_id].setdefault("input", {})["file_id"] = uploaded["id"]
+    return body
+
+
+@app.command()
+def pipeline(
+    ctx: typer.Context,
+    spec: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help='JSON: {"steps": [...]}.')],
+    upload: Annotated[
+        list[str] | None,
+        typer.Option(help="STEP=FILE: upload FILE first and give its id to STEP as input.file_id."),
+    ] = None,
+    follow: Annotated[bool, typer.Option(help="Show a progress bar per step, then the result.")] = True,
+) -> None:
+    """Run a pipeline: steps as jobs, a step `after` another reading its text (docs/jobs.md)."""
+    client = _client(ctx)
+    job = client.submit("pipeline", _pipeline_input(spec, upload or [], client))
+    if not follow:
+        out.print(job["id"])
+        return
+    err.print(f"pipeline {job['id']} submitted")
+    with PipelineProgress(err, job["id"]) as view:
+        for _ in client.events(job["id"]):  # each event: the pipeline and its steps as they are now
+            view.show(client.get(job["id"]))
+    _finish(client.get(job["id"]))
 
 
 @app.command()

@@ -10,12 +10,14 @@ __all__ = [
     "HISTORY_REBUILD",
     "UPDATES_CHANNEL",
     "control_key",
+    "history_offset_key",
     "idempotency_key",
     "index_member",
     "job_id_of_member",
     "job_key",
     "log_key",
     "parse_update",
+    "pipeline_key",
     "result_key",
     "tenant_active_key",
     "tenant_index_key",
@@ -76,6 +78,17 @@ def idempotency_key(tenant: str, key: str) -> str:
 def control_key(kind: Literal["cancel", "lease"], job_id: str) -> str:
     """String: a cancel request (`1`), or a long job's lease (`held:<owner>` or `done`)."""
     return f"{PREFIX}{kind}:{job_id}"
+
+
+def pipeline_key(job_id: str) -> str:
+    """String: a pipeline's steps as JSON `{"tenant", "steps": [{id, job_id, operation, after}]}`,
+    written by services/pipeline when it first runs the pipeline (read by the API)."""
+    return f"{PREFIX}pipeline:{job_id}"
+
+
+def history_offset_key(reader: str) -> str:
+    """String: the last job-history stream offset `reader` has handled (it resumes after it)."""
+    return f"{PREFIX}history-offset:{reader}"
 
 
 def update_notice(tenant: str, job_id: str) -> str:

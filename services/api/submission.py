@@ -133,23 +133,41 @@ def fingerprint(body: SubmitJob) -> str:
 
 async def check_input_file(command: JobCommand, files: FileCatalog) -> None:
     """A job that reads an uploaded file may name only the tenant's own file, of a type
-    the operation reads: 404 for another tenant's (or an unknown) file, 422 for the type."""
-    file_id = command.input.get("file_id")
+    the operation reads: 404 for another tenant's (or an unknown) file, 422 for the type.
+    A pipeline's steps are checked each, and the error names the step."""
+    if command.operation != "pipeline":
+        await _check_file(command.tenant, command.operation, command.input, files, ("body", "input"), "")
+        return
+    for index, step in enumerate(command.input["steps"]):
+        where = ("body", "input", "steps", index, "input")
+        await _check_file(
+            command.tenant, step["operation"], step["input"], files, where, f"step {step['id']!r}: "
+        )
+
+
+async def _check_file(
+    tenant: str,
+    operation: str,
+    job_input: dict[str, Any],
+    files: FileCatalog,
+    loc: tuple[Any, ...],
+    step: str,
+) -> None:
+    file_id = job_input.get("file_id")
     if not isinstance(file_id, str):
         return
     try:
-        info = await files.info(command.tenant, file_id)
+        info = await files.info(tenant, file_id)
     except FileMissing as exc:
-        raise HTTPException(404, f"no such file: {file_id}") from exc
-    accepted = OPERATIONS[command.operation].file_types
+        raise HTTPException(404, f"{step}no such file: {file_id}") from exc
+    accepted = OPERATIONS[operation].file_types
     if info.content_type not in accepted:
         raise RequestValidationError(
             [
                 {
                     "type": "unsupported_file_type",
-                    "loc": ("body", "input", "file_id"),
-                    "msg": f"{command.operation} reads {', '.join(accepted)}; "
-                    f"this file is {info.content_type}",
+                    "loc": (*loc, "file_id"),
+                    "msg": f"{step}{operation} reads {', '.join(accepted)}; this file is {info.content_type}",
                     "input": file_id,
                 }
             ]

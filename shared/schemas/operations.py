@@ -7,7 +7,8 @@ from pydantic import BaseModel
 from shared.schemas.llm import ExtractInput, ExtractResult, SummarizeInput, SummarizeResult
 from shared.schemas.ner import NerInput, NerResult
 from shared.schemas.ocr import IMAGE_CONTENT_TYPES, OcrImageInput, OcrPdfInput, OcrResult
-from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, QueueSpec
+from shared.schemas.pipeline import PipelineInput, PipelineResult
+from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, PIPELINE_QUEUE, QueueSpec
 
 __all__ = ["OPERATIONS", "Operation"]
 
@@ -80,6 +81,15 @@ OPERATIONS: dict[str, Operation] = {
             description="Text of an uploaded PDF, page by page: its text layer where it has one, else OCR.",
             file_types=("application/pdf",),
             text_output=True,
+        ),
+        Operation(
+            name="pipeline",
+            queue=PIPELINE_QUEUE,
+            input_model=PipelineInput,
+            result_model=PipelineResult,
+            description="Several operations as one job: each step a job of its own, a step with "
+            "`after` started when that step has succeeded and reading its text.",
+            slow_input=True,  # its steps' inputs are validated too (llm.extract's JSON Schema)
         ),
     )
 }

@@ -21,6 +21,7 @@ __all__ = [
     "LLM_QUEUE",
     "NER_QUEUE",
     "OCR_QUEUE",
+    "PIPELINE_QUEUE",
     "QUEUES",
     "QUORUM_INITIAL_GROUP_SIZE",
     "QueueSpec",
@@ -124,7 +125,15 @@ OCR_QUEUE = QueueSpec(
     description="OCR jobs (images and PDFs), consumed by services/ocr.",
 )
 
-JOB_QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, OCR_QUEUE, LLM_QUEUE)
+PIPELINE_QUEUE = QueueSpec(
+    name="pipeline.jobs",
+    exchange=JOBS_EXCHANGE,
+    binding_keys=("pipeline",),
+    description="Pipelines (operation `pipeline`), driven by services/pipeline: it starts each step "
+    "as a job of its own and follows the steps' events in the job history.",
+)
+
+JOB_QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, OCR_QUEUE, LLM_QUEUE, PIPELINE_QUEUE)
 
 DEAD_LETTER_WATCH_QUEUE = QueueSpec(
     name="projector.dead-letters",
@@ -173,11 +182,12 @@ HISTORY_STREAM = StreamSpec(
         *((JOBS_EXCHANGE, key) for q in JOB_QUEUES for key in q.binding_keys),
         (EVENTS_EXCHANGE, "#"),
     ),
-    readers=("projector",),
+    readers=("projector", "pipeline"),
     description="The job history: every job command (with its `queued` time, direct publishers'"
     " included) and every job event, in order per job, kept by age and size. services/projector"
     " folds it into the Redis read model and replays it from the first offset when Redis has lost"
-    " the read model. Read it with `x-stream-offset` (a consumer argument), a prefetch and acks."
+    " the read model; services/pipeline follows its pipelines' steps in it. Read it with"
+    " `x-stream-offset` (a consumer argument), a prefetch and acks."
     " Bound to the job queues' keys only, so a command no queue takes still comes back unroutable.",
 )
 

@@ -7,14 +7,26 @@ from pydantic import BaseModel, Field
 
 from shared.schemas.events import JobError
 from shared.schemas.lifecycle import JobStatus
+from shared.schemas.pipeline import StepStatus
 from shared.schemas.results import ResultRef
 
-__all__ = ["JobPage", "JobStatus", "JobView", "ProgressView"]
+__all__ = ["JobPage", "JobStatus", "JobView", "ProgressView", "StepView"]
 
 
 class ProgressView(BaseModel):
     fraction: float = Field(ge=0.0, le=1.0)
     message: str = ""
+
+
+class StepView(BaseModel):
+    """One step of a pipeline, as the pipeline's view lists it (its own job has the rest)."""
+
+    id: str
+    job_id: str
+    operation: str
+    after: str | None = None
+    status: StepStatus = Field(description="`pending`: not started (yet).")
+    progress: ProgressView
 
 
 class JobView(BaseModel):
@@ -37,6 +49,10 @@ class JobView(BaseModel):
     )
     error: JobError | None = Field(default=None, description="Set when failed.")
     seq: int = Field(description="Sequence number of the last applied event.")
+    steps: list[StepView] | None = Field(
+        default=None,
+        description="A pipeline's steps, once its driver has started it; null for other jobs and in lists.",
+    )
 
 
 class JobPage(BaseModel):

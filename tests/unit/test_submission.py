@@ -23,7 +23,7 @@ async def test_unknown_operation_lists_the_known_ones() -> None:
 
 async def test_invalid_input_names_the_field() -> None:
     with pytest.raises(RequestValidationError) as err:
-        await new_job(SubmitJob(operation="ner.entities", input={"txt": "x"}), "acme")
+        await new_job(SubmitJob(operation="ner.entities", input={"text": 5, "txt": "x"}), "acme")
     locs = {e["loc"] for e in err.value.errors()}
     assert ("body", "input", "txt") in locs  # extra fields are refused, not ignored
     with pytest.raises(RequestValidationError) as err:

@@ -34,6 +34,7 @@ from shared.schemas.topology import (
     EVENTS_EXCHANGE,
     HISTORY_STREAM,
     JOBS_EXCHANGE,
+    PIPELINE_QUEUE,
 )
 from tools.asyncapi.subscribers import Subscription
 from tools.asyncapi.topology import Topology
@@ -89,6 +90,8 @@ def grants(
             out |= {EVENTS_EXCHANGE, DELAY_EXCHANGE}  # a worker reports events, re-queues commands
         if sub.exchange == DEAD_LETTER_EXCHANGE:
             out.add(EVENTS_EXCHANGE)  # a dead-letter watcher fails the jobs it finds
+        if sub.queue == PIPELINE_QUEUE.name:
+            out.add(JOBS_EXCHANGE)  # the pipeline driver starts its steps as jobs
     for reader in HISTORY_STREAM.readers:  # read with a plain stream consumer, not a Propan handler
         consumed.setdefault(reader, set()).add(HISTORY_STREAM.name)
         publishes.setdefault(reader, set())

@@ -32,6 +32,7 @@ from services.api.submission import (
     new_job,
 )
 from shared.messaging import PublishFailed
+from shared.pipelines import pipeline_steps, with_steps
 from shared.readmodel import JobStore
 from shared.schemas import JobPage, JobRef, JobStatus, JobTimeline, JobView, ProgressView
 from shared.telemetry.metrics import PUBLISH_FAILURES
@@ -166,12 +167,15 @@ async def cancel_job(
     if view.status.terminal:
         raise HTTPException(status.HTTP_409_CONFLICT, f"the job has already ended ({view.status.value})")
     await control.request_cancel(job_id, settings.cancel_ttl)
+    if view.operation == "pipeline":  # its steps too, also when its driver is not there to do it
+        for step in await pipeline_steps(store, tenant, job_id) or ():
+            await control.request_cancel(step.job_id, settings.cancel_ttl)
     if view.status == JobStatus.queued:
         job = JobRef(job_id, tenant, view.operation, max(view.attempts, 1), view.created_at)
         await cancel_queued(
             publisher, store, control, JobTimeline(job, since="queued", after_seq=view.seq).cancelled()
         )
-    return await store.get(tenant, job_id) or view
+    return await with_steps(store, tenant, await store.get(tenant, job_id) or view)
 
 
 @router.get("", summary="List the caller's jobs, newest first")
@@ -203,6 +207,7 @@ async def get_job(
     view = await store.get(tenant, job_id)
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    view = await with_steps(store, tenant, view)
     return await job_body(view, results)  # a result kept by reference: streamed from storage
 
 
