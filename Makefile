@@ -125,7 +125,7 @@ bench: install bench-baseline  ## this system vs the Celery baseline under the s
 	$(RUN) python -m bench.run --docs docs/benchmarks.md $(BENCH_ARGS)
 
 bench-scale: install  ## cost per job as work grows: 1,000 then 10,000 jobs (several minutes)
-	$(RUN) python -m bench.run --jobs 1000 --scale 1000,10000 --no-baseline --docs docs/benchmarks-scale.md $(BENCH_ARGS)
+	$(RUN) python -m bench.run --jobs 1000 --scale 1000,10000 --no-baseline --no-drain --docs docs/benchmarks-scale.md $(BENCH_ARGS)
 
 bench-sse: install  ## 1,000 concurrent SSE streams on one API process while jobs run
 	$(RUN) python -m bench.sse --docs docs/benchmarks-sse.md $(BENCH_SSE_ARGS)
