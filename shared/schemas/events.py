@@ -75,6 +75,14 @@ class _Event(BaseModel):
     )
 
 
+_STARTED_AT = Field(
+    default=None,
+    description="When the attempt started, on an attempt that published no `started` of its own: "
+    "it ended within `WORKER_STARTED_EVENT_AFTER` seconds of starting, so this one event stands "
+    "for both. Absent when `started` was published (or the job never started).",
+)
+
+
 class Queued(_Event):
     model_config = _example("queued", 0)
 
@@ -120,6 +128,7 @@ class Succeeded(_Event):
 
     type: Literal["succeeded"] = "succeeded"
     result: dict[str, Any]
+    started_at: datetime | None = _STARTED_AT
 
 
 class Failed(_Event):
@@ -134,6 +143,7 @@ class Failed(_Event):
 
     type: Literal["failed"] = "failed"
     error: JobError
+    started_at: datetime | None = _STARTED_AT
 
 
 class Cancelled(_Event):
