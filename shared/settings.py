@@ -126,12 +126,14 @@ class WorkerSettings(ConsumerSettings):
         25.0, description="Seconds running jobs get to finish on SIGTERM before being handed back."
     )
     started_event_after: float = Field(
-        1.0,
+        2.0,
         ge=0.0,
         description="Seconds an attempt runs before its `started` event is published (with the "
         "time it really started). An attempt that ends sooner publishes only its `succeeded` or "
         "`failed`, carrying `started_at`: one message fewer per short job. Meanwhile the job "
-        "reads `queued`. 0 publishes `started` as each attempt starts.",
+        "reads `queued`. The time counts from delivery, so it includes the wait behind the "
+        "worker's other prefetched jobs (about prefetch / jobs per second). 0 publishes "
+        "`started` as each attempt starts.",
     )
 
     def runner_config(self) -> RunnerConfig:

@@ -29,7 +29,9 @@ class JobContext:
         self._timeline = JobTimeline(command, since=since)
         self._unannounced: datetime | None = None
         """When the attempt started, while its `started` is not published (nor being)."""
+        self._timer: asyncio.TimerHandle | None = None
         self._announcer: asyncio.Task[None] | None = None
+        """Publishing the deferred `started` (once the timer fired)."""
 
     async def progress(self, fraction: float, message: str) -> None:
         await self.announce()
@@ -42,11 +44,12 @@ class JobContext:
             await self._events.publish_event(self._timeline.started())
             return
         self._unannounced = datetime.now(UTC)
-        self._announcer = asyncio.create_task(self._announce_after(defer), name="announce-started")
+        # A timer, not a sleeping task per job: most attempts end before it fires.
+        self._timer = asyncio.get_running_loop().call_later(defer, self._due)
 
-    async def _announce_after(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        await self._announce_now()
+    def _due(self) -> None:
+        if self._unannounced is not None:
+            self._announcer = asyncio.create_task(self._announce_now(), name="announce-started")
 
     async def _announce_now(self) -> None:
         at, self._unannounced = self._unannounced, None
@@ -82,6 +85,8 @@ class JobContext:
     def close(self) -> None:
         """The attempt is over, whatever happened: no `started` may follow."""
         self._unannounced = None
+        if self._timer is not None:
+            self._timer.cancel()
         if self._announcer is not None and not self._announcer.done():
             self._announcer.cancel()
 
@@ -93,7 +98,10 @@ class JobContext:
             await self._stop_timer()
 
     async def _stop_timer(self) -> None:
-        """Only while the timer still sleeps (`_unannounced` is set): it has published nothing."""
+        """Only while `_unannounced` is set: nothing is published yet (a task the timer has
+        started but that has not run yet is cancelled before it publishes)."""
+        if self._timer is not None:
+            self._timer.cancel()
         announcer, self._announcer = self._announcer, None
         if announcer is not None and not announcer.done():
             announcer.cancel()
