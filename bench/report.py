@@ -35,7 +35,7 @@ class Results:
 Row = tuple[str, str, str, str, str]
 
 # Process groups of each system, as one row each: (row, this system's names, the baseline's).
-_PROCESS_ROWS = (
+_PROCESS_ROWS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("API", ("api",), ("celery-api",)),
     ("worker(s) incl. model", ("ner-",), ("celery-worker",)),
     ("projector", ("projector",), ()),
@@ -82,15 +82,15 @@ def costs(r: Results) -> tuple[Cost | None, Cost | None]:
     is the ceiling's CPU per document: `nlp.pipe` in batches for this system (its worker
     batches), one document at a time for the baseline (its task calls `nlp(text)`)."""
 
-    def cost(run: dict[str, Any] | None, column: int, model_key: str) -> Cost | None:
+    def cost(run: dict[str, Any] | None, ours: bool, model_key: str) -> Cost | None:
         if not run or model_key not in r.ceiling:
             return None
-        total = sum(_cpu(run, row[column]) or 0.0 for row in _PROCESS_ROWS)
+        total = sum(_cpu(run, names if ours else base_names) or 0.0 for _, names, base_names in _PROCESS_ROWS)
         return Cost(total, float(r.ceiling[model_key]))
 
     return (
-        cost(r.jobs_run, 1, "pipe_cpu_ms_per_doc"),
-        cost(r.baseline_run, 2, "one_at_a_time_cpu_ms_per_doc"),
+        cost(r.jobs_run, True, "pipe_cpu_ms_per_doc"),
+        cost(r.baseline_run, False, "one_at_a_time_cpu_ms_per_doc"),
     )
 
 
