@@ -109,7 +109,8 @@ async def test_a_direct_publisher_submits_a_job_its_tenant_can_follow(
     await publish(publisher.url, exchange, routing_key, body, user_id=publisher.name)
 
     await wait_for_job(alpha, body["job_id"])
-    assert await replayed_events(alpha, body["job_id"]) == ["started", "succeeded"]
+    # `started` only for an attempt that ran past NER_STARTED_EVENT_AFTER
+    assert await replayed_events(alpha, body["job_id"]) in (["succeeded"], ["started", "succeeded"])
     view = (await alpha.get(f"/v1/jobs/{body['job_id']}")).json()
     assert view["status"] == "succeeded", view
     assert {"text": "Paris", "label": "GPE", "start": 21, "end": 26} in view["result"]["entities"]
