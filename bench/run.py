@@ -93,7 +93,7 @@ def twice(name: str, measure: Callable[[], T]) -> T:
 def ceiling(n: int) -> dict[str, Any]:
     load = load_average()
     argv = [sys.executable, "-m", "bench.ceiling", str(n)]
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900, check=True)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["load_before"] = round(load, 2)
     print(f"  ceiling: {result}", flush=True)
