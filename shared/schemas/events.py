@@ -78,7 +78,7 @@ class _Event(BaseModel):
 _STARTED_AT = Field(
     default=None,
     description="When the attempt started, on an attempt that published no `started` of its own: "
-    "it ended within `WORKER_STARTED_EVENT_AFTER` seconds of starting, so this one event stands "
+    "it ended within `<PREFIX>_STARTED_EVENT_AFTER` seconds of starting, so this one event stands "
     "for both. Absent when `started` was published (or the job never started).",
 )
 

@@ -97,7 +97,7 @@ async def test_terminal_states_absorb_and_are_never_dropped(store: JobStore, ten
 
 
 async def test_a_terminal_event_carrying_started_at_stands_for_started(store: JobStore, tenant: str) -> None:
-    """A short attempt publishes no `started` (WORKER_STARTED_EVENT_AFTER): its `succeeded` or
+    """A short attempt publishes no `started` (`<PREFIX>_STARTED_EVENT_AFTER`): its `succeeded` or
     `failed` follows `queued` and sets what `started` would have (started_at, attempts)."""
     began = T0 + timedelta(seconds=5)
     for terminal in ("succeeded", "failed"):

@@ -1,4 +1,5 @@
-"""The runner's deferred `started` (`WORKER_STARTED_EVENT_AFTER`): a short attempt publishes one
+"""The runner's deferred `started` (`<PREFIX>_STARTED_EVENT_AFTER`, e.g. `NER_STARTED_EVENT_AFTER`):
+a short attempt publishes one
 terminal event carrying `started_at`; a longer one, or one that reports progress, retries or
 is cancelled, publishes `started` (with the time it really started) first. Run on both
 transports like `RunnerScenarios` (tests/unit/test_runner_in_memory.py,
