@@ -134,7 +134,7 @@ bench: install bench-baseline  ## this system vs the Celery baseline under the s
 	$(RUN) python -m bench.run --docs docs/benchmarks.md $(BENCH_ARGS)
 
 bench-scale: install  ## cost per job as work grows: 1,000 then 10,000 jobs (several minutes)
-	$(RUN) python -m bench.run --jobs 1000 --scale 1000,10000 --no-baseline --docs docs/benchmarks-scale.md $(BENCH_ARGS)
+	$(RUN) python -m bench.run --jobs 1000 --scale 1000,10000 --no-baseline --no-drain --docs docs/benchmarks-scale.md $(BENCH_ARGS)
 
 bench-rebuild: install  ## the read model rebuilt from 100,000 history records: records/s; rewrites docs/benchmarks-rebuild.md
 	$(RUN) python -m bench.rebuild --docs docs/benchmarks-rebuild.md $(BENCH_REBUILD_ARGS)

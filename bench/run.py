@@ -1,12 +1,14 @@
 """`make bench`: this system and the Celery baseline, one after the other, under the same load.
 
 usage: python -m bench.run [--jobs N] [--concurrency C] [--scale 1000,10000] [--no-baseline]
-                           [--ner-workers W] [--profile DIR] [--docs docs/benchmarks.md]
+                           [--no-drain] [--ner-workers W] [--profile DIR] [--docs docs/benchmarks.md]
 
-Runs, in order: the compute ceiling (bench/ceiling.py in its own process); this system
-(bench/loadgen.py against it, then Redis memory per finished job, then the scale runs);
-the Celery baseline (the same loadgen, the same N and concurrency). Prints one table and,
-with --docs, rewrites the generated part of that file (machine, command, results; notes below stay).
+Runs, in order: the compute ceiling (bench/ceiling.py in its own process: docs/s and the
+model's own CPU per document); this system (bench/loadgen.py against it with CPU per job of
+every process, then Redis memory per finished job, then the backlog run of bench/drain.py on
+the same stack, then the scale runs); the Celery baseline (the same loadgen and backlog run,
+the same N and concurrency). Prints one table and, with --docs, rewrites the generated part of
+that file (machine, command, results; notes below stay).
 """
 
 import argparse
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bench.drain import measure_drain
 from bench.profiling import Profiler
 from bench.readmodel_stats import read_model_stats
 from bench.report import GENERATED, Results, render_markdown, render_table
@@ -90,7 +93,7 @@ def twice(name: str, measure: Callable[[], T]) -> T:
 def ceiling(n: int) -> dict[str, Any]:
     load = load_average()
     argv = [sys.executable, "-m", "bench.ceiling", str(n)]
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300, check=True)
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900, check=True)
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["load_before"] = round(load, 2)
     print(f"  ceiling: {result}", flush=True)
@@ -106,6 +109,9 @@ def main() -> int:
     parser.add_argument("--scale", default="", help="job counts of the flatness runs, e.g. 1000,10000")
     parser.add_argument("--ner-workers", type=int, default=1)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--no-drain", action="store_true", help="skip the backlog runs (drain jobs/s, interactive submits)"
+    )
     parser.add_argument("--profile", type=Path, help="py-spy this system's processes into this folder")
     parser.add_argument("--docs", type=Path, help="rewrite this Markdown file with the results")
     parser.add_argument("--amqp-url", default=os.environ.get("BENCH_AMQP_URL", DEFAULT_AMQP))
@@ -128,6 +134,8 @@ def main() -> int:
                 profiler.stop()
             results.memory = read_model_stats(args.redis_url)
             results.api_peak_rss_mb = peak_rss_mb(jobs.api.pid)
+            if not args.no_drain:
+                results.jobs_drain = measure_drain(jobs, args.jobs, args.concurrency)
 
     def scale_run(n: int) -> dict[str, Any]:
         with JobsStack(logs, **stack_args) as jobs:
@@ -137,7 +145,10 @@ def main() -> int:
 
     def baseline() -> dict[str, Any]:
         with CeleryStack(logs) as celery:
-            return loadgen(celery, args.jobs, args.concurrency)
+            run = loadgen(celery, args.jobs, args.concurrency)
+            if not args.no_drain:
+                results.baseline_drain = measure_drain(celery, args.jobs, args.concurrency)
+            return run
 
     twice("this system", this_system)
     for n in filter(None, (int(s) for s in args.scale.split(",") if s.strip())):

@@ -57,6 +57,11 @@ def redis_connections(pid: int, port: int) -> int:
     return count
 
 
+DEFERRED_STARTED = """`started` events are not in the delays: a worker publishes an attempt's
+`started` only once it has run `NER_STARTED_EVENT_AFTER` seconds or before its first `progress`
+(docs/architecture.md), with `at` = when it started, so receipt - `at` is not a delivery delay."""
+
+
 class Stream:
     """One SSE client on a raw connection: the cheapest client, so that 1,000 of them in one
     process measure the server rather than the client library."""
@@ -95,8 +100,9 @@ class Stream:
         if event == "snapshot":
             self.snapshot.set()
             return
-        at = datetime.fromisoformat(json.loads(data)["at"]).timestamp()
-        self.delays.append(time.time() - at)
+        if event != "started":  # see DEFERRED_STARTED
+            at = datetime.fromisoformat(json.loads(data)["at"]).timestamp()
+            self.delays.append(time.time() - at)
         if event in TERMINAL_STATES:
             self.done = True
 
@@ -136,7 +142,9 @@ class HopProbes:
             ready.set()
             async with queue.iterator(no_ack=True) as messages:
                 async for message in messages:
-                    self.at_broker.append(time.time() - _stamp(json.loads(message.body)["at"]))
+                    event = json.loads(message.body)
+                    if event["type"] != "started":  # see DEFERRED_STARTED
+                        self.at_broker.append(time.time() - _stamp(event["at"]))
         finally:
             await connection.close()
 
@@ -150,8 +158,9 @@ class HopProbes:
                     seen = time.time()
                     _, job_id = redis_keys.parse_update(message["data"])
                     last = cast(str | None, await redis.lindex(redis_keys.log_key(job_id), -1))
-                    if last:
-                        self.in_redis.append(seen - _stamp(json.loads(last.split(" ", 1)[1])["at"]))
+                    entry = json.loads(last.split(" ", 1)[1]) if last else None
+                    if entry is not None and entry.get("type") != "started":  # see DEFERRED_STARTED
+                        self.in_redis.append(seen - _stamp(entry["at"]))
         finally:
             await redis.aclose()
 

@@ -52,21 +52,45 @@ def cpu_seconds(group: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def shared_server_cpu() -> dict[str, float]:
-    """CPU seconds so far of the machine's RabbitMQ and Redis servers (read only)."""
-    found: dict[str, float] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
+                inodes.add(fields[9])
+    return inodes
+
+
+def listening_pid(port: int) -> int | None:
+    """The process that listens on `port` (from /proc: the owner of the listening socket)."""
+    inodes = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
         try:
-            text = stat.read_text()
+            for fd in fd_dir.iterdir():
+                if os.readlink(fd) in inodes:
+                    return int(fd_dir.parent.name)
         except OSError:
-            continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        if name in ("beam.smp", "redis-server"):
-            fields = text.rsplit(")", 1)[1].split()
-            label = "rabbitmq*" if name == "beam.smp" else "redis*"
-            found[label] = found.get(label, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf(
-                "SC_CLK_TCK"
-            )
+            continue  # exited meanwhile, or not ours to read
+    return None
+
+
+_SHARED_SERVERS: dict[str, int | None] = {}
+
+
+def shared_server_cpu(amqp_port: int = 5672, redis_port: int = 6379) -> dict[str, float]:
+    """CPU seconds so far of the machine's RabbitMQ and Redis servers (read only): the ones
+    listening on the given ports, not any other node someone runs (fault tests start
+    throwaway RabbitMQ nodes and redis-servers on the same machine)."""
+    found: dict[str, float] = {}
+    for label, port in (("rabbitmq*", amqp_port), ("redis*", redis_port)):
+        if label not in _SHARED_SERVERS:
+            _SHARED_SERVERS[label] = listening_pid(port)
+        pid = _SHARED_SERVERS[label]
+        if pid is None:
+            raise RuntimeError(f"no process listens on port {port} ({label})")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        found[label] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return found
 
 

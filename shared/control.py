@@ -15,6 +15,12 @@ CancelState = Literal["requested", "recorded"] | None
 """`recorded`: the API has already published the job's `cancelled` (it was still queued)."""
 
 
+def _cancel_state(value: str | bytes | None) -> CancelState:
+    if value is None:
+        return None
+    return "recorded" if value in ("recorded", b"recorded") else "requested"
+
+
 class JobControl:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
@@ -28,10 +34,13 @@ class JobControl:
         await self.redis.set(control_key("cancel", job_id), "recorded", xx=True, keepttl=True)
 
     async def cancel_state(self, job_id: str) -> CancelState:
-        value = await self.redis.get(control_key("cancel", job_id))
-        if value is None:
-            return None
-        return "recorded" if value == "recorded" else "requested"
+        return _cancel_state(await self.redis.get(control_key("cancel", job_id)))
+
+    async def cancel_states(self, job_ids: Sequence[str]) -> list[CancelState]:
+        """`cancel_state` of each job, in one round trip."""
+        if not job_ids:
+            return []
+        return [_cancel_state(v) for v in await self.redis.mget([control_key("cancel", j) for j in job_ids])]
 
     async def cancelled(self, job_ids: Sequence[str]) -> set[str]:
         """Which of these jobs have been asked to stop (one round trip)."""

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared import redis_keys as keys
-from shared.schemas import TERMINAL_STATES, JobEvent, JobStatus, Succeeded, status_after
+from shared.schemas import TERMINAL_STATES, Failed, JobEvent, JobStatus, Succeeded, status_after
 
 __all__ = ["APPLY_SCRIPT", "NOT_LOGGED", "REF_MARK", "iso", "remaining_ms", "script_call"]
 
@@ -74,6 +74,16 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+def _ran(event: Succeeded | Failed) -> dict[str, str]:
+    """A terminal event that stands for its attempt's `started` too (it carries `started_at`)
+    counts the attempt as `started` would."""
+    return {"attempts": str(event.attempt)} if event.started_at is not None else {}
+
+
+def _began(event: Succeeded | Failed) -> dict[str, str]:
+    return {"started_at": iso(event.started_at)} if event.started_at is not None else {}
+
+
 def _changes(event: JobEvent) -> tuple[dict[str, str], dict[str, str]]:
     """Hash fields an event sets, and fields it sets only if absent."""
     at = iso(event.at)
@@ -85,13 +95,13 @@ def _changes(event: JobEvent) -> tuple[dict[str, str], dict[str, str]]:
         case "retrying":
             return {"attempts": str(event.attempt), "message": event.error.message}, {}
         case "succeeded":
-            return {"fraction": "1.0", "message": "", "finished_at": at}, {}
+            return {"fraction": "1.0", "message": "", "finished_at": at} | _ran(event), _began(event)
         case "failed":
             return {
                 "error_code": event.error.code,
                 "error_message": event.error.message,
                 "finished_at": at,
-            }, {}
+            } | _ran(event), _began(event)
         case "cancelled":
             return {"finished_at": at}, {}
     return {}, {}

@@ -76,6 +76,14 @@ class _Event(BaseModel):
     )
 
 
+_STARTED_AT = Field(
+    default=None,
+    description="When the attempt started, on an attempt that published no `started` of its own: "
+    "it ended within `<PREFIX>_STARTED_EVENT_AFTER` seconds of starting, so this one event stands "
+    "for both. Absent when `started` was published (or the job never started).",
+)
+
+
 class Queued(_Event):
     model_config = _example("queued", 0)
 
@@ -130,6 +138,8 @@ class Succeeded(_Event):
         "(results larger than `RESULT_INLINE_MAX_BYTES`); exactly one of `result`, `result_ref`.",
     )
 
+    started_at: datetime | None = _STARTED_AT
+
     @model_validator(mode="after")
     def _one_result(self) -> "Succeeded":
         # Version 1 as released always has `result`; a by-reference event is version 2, so a
@@ -153,6 +163,7 @@ class Failed(_Event):
 
     type: Literal["failed"] = "failed"
     error: JobError
+    started_at: datetime | None = _STARTED_AT
 
 
 class Cancelled(_Event):

@@ -10,7 +10,9 @@ already-applied events are no-ops for the read model).
 
 Moves: queued -> started -> progress* -> succeeded | failed | cancelled; `retrying` ends
 an attempt and leads to the next attempt's `started`; a job that has not started yet
-(queued or waiting to retry) may still fail or be cancelled. Terminal states absorb.
+(queued or waiting to retry) may still fail or be cancelled. An attempt that ends soon
+after it starts publishes no `started`: its `succeeded` or `failed` carries `started_at`
+and follows `queued` (or `retrying`) directly. Terminal states absorb.
 """
 
 from collections.abc import Mapping
@@ -64,7 +66,7 @@ class JobStatus(StrEnum):
 TERMINAL_STATES: frozenset[str] = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled})
 """Job statuses, and the event types that set them (same names), after which nothing changes."""
 
-_NOT_STARTED = frozenset({"started", "failed", "cancelled"})
+_NOT_STARTED = frozenset({"started", "succeeded", "failed", "cancelled"})
 _RUNNING = frozenset({"progress", "retrying", "succeeded", "failed", "cancelled"})
 MOVES: Mapping[str | None, frozenset[str]] = {
     None: frozenset({"queued"}),
@@ -178,8 +180,10 @@ class JobTimeline:
         envelope = self._envelope("queued", seq_of(self.job.attempt, 0))
         return Queued(**{**envelope, "at": self.job.created_at or envelope["at"]})
 
-    def started(self) -> Started:
-        return Started(**self._envelope("started"))
+    def started(self, at: datetime | None = None) -> Started:
+        """`at`: when it started, if that was earlier than now (a deferred `started`)."""
+        envelope = self._envelope("started")
+        return Started(**{**envelope, "at": at or envelope["at"]})
 
     def progress(self, fraction: float, message: str = "") -> Progress:
         return Progress(**self._envelope("progress"), fraction=min(max(fraction, 0.0), 1.0), message=message)
@@ -191,14 +195,27 @@ class JobTimeline:
             error=JobError(code=code, message=message),
         )
 
-    def succeeded(self, result: dict[str, Any] | None = None, *, ref: ResultRef | None = None) -> Succeeded:
-        """Inline (`result`, version 1) or by reference (`ref`, version 2): exactly one."""
+    def succeeded(
+        self,
+        result: dict[str, Any] | None = None,
+        *,
+        ref: ResultRef | None = None,
+        started_at: datetime | None = None,
+    ) -> Succeeded:
+        """Inline (`result`, version 1) or by reference (`ref`, version 2): exactly one.
+        `started_at`: the attempt published no `started` (this event stands for both)."""
+        if started_at is None and self.state in ("queued", "retrying"):
+            reason = f"succeeded without started_at may not follow {self.state}"
+            raise InvalidMove(f"job {self.job.job_id}: {reason}")
         if ref is not None:
-            return Succeeded(**self._envelope("succeeded"), schema_version="2", result_ref=ref)
-        return Succeeded(**self._envelope("succeeded"), result=result)
+            return Succeeded(
+                **self._envelope("succeeded"), schema_version="2", result_ref=ref, started_at=started_at
+            )
+        return Succeeded(**self._envelope("succeeded"), result=result, started_at=started_at)
 
-    def failed(self, code: str, message: str) -> Failed:
-        return Failed(**self._envelope("failed"), error=JobError(code=code, message=message))
+    def failed(self, code: str, message: str, *, started_at: datetime | None = None) -> Failed:
+        error = JobError(code=code, message=message)
+        return Failed(**self._envelope("failed"), error=error, started_at=started_at)
 
     def cancelled(self) -> Cancelled:
         return Cancelled(**self._envelope("cancelled"))

@@ -10,6 +10,7 @@ metrics: they are the configured tenants (API keys, broker tenant users), a boun
 import logging
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
@@ -86,20 +87,29 @@ _started: dict[tuple[str, int], float] = {}
 _MAX_TRACKED = 100_000
 
 
+def _observe_start(event: JobEvent, at: datetime) -> None:
+    STARTED.labels(event.operation).inc()
+    if len(_started) >= _MAX_TRACKED:
+        _started.clear()
+    if event.attempt == 1 and event.job_created_at is not None:
+        wait = (at - event.job_created_at).total_seconds()
+        QUEUE_WAIT.labels(event.operation).observe(max(wait, 0.0))
+
+
 def observe_job_event(event: JobEvent) -> None:
     """Count one published (or, in the API, recorded) job event."""
     if event.type == "queued":
         SUBMITTED.labels(event.operation).inc()
         return
     if event.type == "started":
-        STARTED.labels(event.operation).inc()
-        if len(_started) >= _MAX_TRACKED:
-            _started.clear()
+        _observe_start(event, event.at)
         _started[(event.job_id, event.attempt)] = time.monotonic()
-        if event.attempt == 1 and event.job_created_at is not None:
-            wait = (event.at - event.job_created_at).total_seconds()
-            QUEUE_WAIT.labels(event.operation).observe(max(wait, 0.0))
         return
+    started_at = getattr(event, "started_at", None)
+    if started_at is not None:  # a terminal event that stands for its attempt's `started` too
+        _observe_start(event, started_at)
+        ran = (event.at - started_at).total_seconds()
+        DURATION.labels(event.operation, event.type).observe(max(ran, 0.0))
     if event.type == "progress":
         return
     if event.type == "retrying":

@@ -10,6 +10,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
+from shared.batching import MicroBatcher
 from shared.control import JobControl
 from shared.messaging import Publisher, PublishFailed
 from shared.results import ResultStore
@@ -115,10 +116,15 @@ class StoredResults:
 
 
 class RedisControl:
-    """Cancel flags and leases in Redis."""
+    """Cancel flags and leases in Redis. The cancel flags of deliveries taken at the same time
+    are read together (one MGET per micro-batch, `shared/batching.py`): one Redis round trip
+    for a burst of deliveries instead of one each."""
 
     def __init__(self, control: JobControl) -> None:
         self.control = control
+        self._states: MicroBatcher[str, CancelState] = MicroBatcher(
+            control.cancel_states, max_batch=256, max_wait=0.0
+        )
 
     async def cancelled(self, job_ids: Sequence[str]) -> set[str]:
         with _unavailable():
@@ -126,7 +132,7 @@ class RedisControl:
 
     async def cancel_state(self, job_id: str) -> CancelState:
         with _unavailable():
-            return await self.control.cancel_state(job_id)
+            return await self._states.submit(job_id)
 
     async def hold_lease(self, job_id: str, owner: str, ttl: float) -> None:
         with _unavailable():

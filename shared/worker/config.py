@@ -36,3 +36,5 @@ class RunnerConfig:
     cancel_poll_interval: float
     lease_after: float
     lease_ttl: float
+    started_event_after: float = 0.0
+    """0: `started` is published as each attempt starts."""

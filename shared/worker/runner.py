@@ -148,7 +148,9 @@ class JobRunner:
             return None
 
     async def _run(self, delivery: Delivery, job: Job, ctx: JobContext) -> None:
-        await ctx.started()
+        # A job that ends within `started_event_after` publishes one terminal event carrying
+        # its start time (one message, one confirm and one projection fewer per short job).
+        await ctx.started(defer=self.config.started_event_after)
         lease = LeaseKeeper(job.command, delivery, self.control, self.bus, self.owner, self.config)
         attempt = _Attempt(job, asyncio.create_task(job.operation.handler(job.input, ctx)), lease)
         self._running[job.command.job_id] = attempt
@@ -158,6 +160,7 @@ class JobRunner:
             action = policy.decide(outcome, job.command.attempt, job.operation, self.config, self._jitter())
             await self._carry_out(action, attempt, ctx)
         finally:
+            ctx.close()
             lease.stop()
             self._running.pop(job.command.job_id, None)
             attempt.closed.set()
@@ -197,8 +200,12 @@ class JobRunner:
                 if isinstance(action, policy.FailAndDeadLetter):
                     await attempt.lease.delivery.dead_letter(code, message)
             case policy.Cancel():
-                await ctx.cancelled()
+                if ctx.start_unannounced and await self._cancel_state(command.job_id) == "recorded":
+                    await ctx.forget_start()  # the API saw it queued and published its `cancelled`
+                else:
+                    await ctx.cancelled()
             case policy.HandBack():
+                await ctx.forget_start()
                 await attempt.lease.release()
                 return
         await attempt.lease.finish()

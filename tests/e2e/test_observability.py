@@ -99,8 +99,8 @@ async def test_metrics_count_jobs_on_the_api_and_the_worker(
     assert delta(ner_before, ner_after, "job_queue_wait_seconds_count", **op) == 2
     assert value(ner_after, "jobs_in_flight", queue="ner.jobs") == 0
     projector_after = await scrape(stack.metrics["projector"])
-    # started and succeeded of two jobs, failed of the third
-    assert delta(projector_before, projector_after, "projector_events_total", outcome="applied") >= 5
+    # succeeded of two jobs (and their started, if they ran past NER_STARTED_EVENT_AFTER), failed of the third
+    assert delta(projector_before, projector_after, "projector_events_total", outcome="applied") >= 3
 
 
 def _traceparent() -> tuple[str, str, str]:
@@ -164,7 +164,7 @@ async def test_one_trace_covers_api_worker_and_projector(
     assert stages
     assert all(parent(s) == worker for s in stages)
     event_publishes = [s for s in spans if s.service == "ner" and s.name == "job-events publish"]
-    assert len(event_publishes) >= 2  # started, succeeded
+    assert len(event_publishes) >= 1  # succeeded (and started, past NER_STARTED_EVENT_AFTER)
     assert all(parent(s) == worker for s in event_publishes)
 
     applied = [s for s in spans if s.service == "projector" and s.kind == SPAN_KIND_CONSUMER]
@@ -195,7 +195,7 @@ async def test_one_json_log_line_per_state_change(stack: Stack, alpha: httpx.Asy
         await asyncio.sleep(0.1)
     api_lines = _job_lines(stack, "api", job["id"])
     assert [r["event"] for r in api_lines] == ["queued"]
-    assert [r["event"] for r in worker_lines] == ["started", "succeeded"]
+    assert [r["event"] for r in worker_lines] in (["succeeded"], ["started", "succeeded"])
     for record in api_lines + worker_lines:
         assert record["tenant"] == "alpha"
         assert record["operation"] == "ner.entities"
@@ -204,7 +204,9 @@ async def test_one_json_log_line_per_state_change(stack: Stack, alpha: httpx.Asy
         assert record["level"] == "INFO"
         assert record["service"] in ("api", "ner")
         datetime.fromisoformat(record["time"])
-    assert [r["status"] for r in worker_lines] == ["running", "succeeded"]
+    assert [r["status"] for r in worker_lines] == (
+        ["succeeded"] if len(worker_lines) == 1 else ["running", "succeeded"]
+    )
 
 
 async def test_worker_metrics_listener_is_per_process(stack: Stack) -> None:

@@ -17,7 +17,9 @@ async def test_submit_follow_and_read_the_entities(alpha: httpx.AsyncClient) -> 
     assert live[0][0] == "snapshot"
     assert final_status(live) == "succeeded"
     events = await follow(alpha, job["id"], last_event_id=0)  # the whole history
-    assert [kind for kind, _, _ in events] == ["queued", "started", "succeeded"]
+    # `started` only for an attempt that ran past NER_STARTED_EVENT_AFTER; else `succeeded`
+    # carries its start (the view's started_at and attempts below come from it).
+    assert [kind for kind, _, _ in events] in (["queued", "succeeded"], ["queued", "started", "succeeded"])
     ids = [event_id for _, event_id, _ in events]
     assert ids == sorted(ids)
     assert len(set(ids[1:])) == len(ids[1:])

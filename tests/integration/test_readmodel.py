@@ -96,6 +96,26 @@ async def test_terminal_states_absorb_and_are_never_dropped(store: JobStore, ten
     assert view.error.code == "boom"
 
 
+async def test_a_terminal_event_carrying_started_at_stands_for_started(store: JobStore, tenant: str) -> None:
+    """A short attempt publishes no `started` (`<PREFIX>_STARTED_EVENT_AFTER`): its `succeeded` or
+    `failed` follows `queued` and sets what `started` would have (started_at, attempts)."""
+    began = T0 + timedelta(seconds=5)
+    for terminal in ("succeeded", "failed"):
+        job = str(uuid.uuid4())
+        assert await store.apply(Queued(**ids(tenant, job, SEQ_PER_ATTEMPT))) == 1
+        envelope = ids(tenant, job, SEQ_PER_ATTEMPT + 1, started_at=began)
+        event: JobEvent = (
+            Succeeded(**envelope, result={"entities": []})
+            if terminal == "succeeded"
+            else Failed(**envelope, error=JobError(code="x", message="y"))
+        )
+        assert await store.apply(event) == 1
+        view = await store.get(tenant, job)
+        assert view is not None
+        assert (view.status, view.attempts, view.started_at) == (terminal, 1, began)
+        assert view.finished_at is not None
+
+
 async def test_a_job_first_seen_through_a_worker_event_gets_a_record(store: JobStore, tenant: str) -> None:
     job = str(uuid.uuid4())
     await store.apply(Started(**ids(tenant, job, SEQ_PER_ATTEMPT + 1)))

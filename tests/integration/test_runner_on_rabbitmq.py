@@ -9,11 +9,12 @@ from redis.asyncio import Redis
 from tests.support.infra import Infra
 from tests.support.runner_rabbitmq import RabbitTransport
 from tests.support.runner_scenarios import RunnerScenarios
+from tests.support.runner_scenarios_short import ShortJobScenarios
 
 pytestmark = pytest.mark.integration
 
 
-class TestRunnerOnRabbitMQ(RunnerScenarios):
+class TestRunnerOnRabbitMQ(RunnerScenarios, ShortJobScenarios):
     @pytest.fixture
     async def transport(
         self, infra: Infra, amqp: aio_pika.abc.AbstractRobustConnection, redis: Redis

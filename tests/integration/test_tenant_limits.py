@@ -9,7 +9,8 @@ from redis.asyncio import Redis
 
 from services.api.quotas.storage import StorageLedger
 from services.api.quotas.stream_slots import StreamSlots
-from services.api.quotas.submit_rate import SubmitRate, bucket_key
+from services.api.quotas.submit_rate import ActiveLimit, Refused, SubmitRate, bucket_key
+from shared.redis_keys import tenant_active_key
 from tests.support.infra import Infra
 
 pytestmark = pytest.mark.integration
@@ -60,6 +61,25 @@ async def test_zero_turns_the_bucket_off(redis: Redis, tenant: str) -> None:
         bucket = SubmitRate(redis, rate=rate, burst=burst)
         assert all([await bucket.take(tenant) is None for _ in range(20)])
     assert not await redis.exists(bucket_key(tenant))
+
+
+async def test_the_active_count_and_the_bucket_are_one_round_trip(redis: Redis, tenant: str) -> None:
+    """`admit`: the count refuses first and then the bucket is not touched; with no bucket
+    the count alone decides; with neither limit nothing is asked of Redis."""
+    await redis.set(tenant_active_key(tenant), 3)
+    bucket = SubmitRate(redis, rate=1, burst=1)
+    assert isinstance(await bucket.admit(tenant, 3), ActiveLimit)
+    assert not await redis.exists(bucket_key(tenant))  # a refused submission takes no token
+    assert await bucket.admit(tenant, 4) is None
+    refused = await bucket.admit(tenant, 4)
+    assert isinstance(refused, Refused)
+    assert refused.retry_after == 1
+    assert isinstance(await bucket.admit(tenant, 3), ActiveLimit)  # the count still comes first
+    off = SubmitRate(redis, rate=0, burst=0)
+    assert isinstance(await off.admit(tenant, 3), ActiveLimit)
+    assert await off.admit(tenant, 0) is None
+    await redis.delete(tenant_active_key(tenant))
+    assert await off.admit(tenant, 1) is None  # no count yet: none active
 
 
 async def test_stream_slots_are_counted_across_processes(redis: Redis, tenant: str) -> None:

@@ -83,6 +83,7 @@ class RunnerTransport(abc.ABC):
         time_limit: float | None = None,
         max_attempts: int = 3,
         identities: PublisherIdentities = TRUSTED,
+        started_event_after: float = 0.0,
     ) -> JobRunner:
         t = self.timing
         config = RunnerConfig(
@@ -91,6 +92,7 @@ class RunnerTransport(abc.ABC):
             cancel_poll_interval=t.cancel_poll_interval,
             lease_after=t.lease_after,
             lease_ttl=t.lease_ttl,
+            started_event_after=started_event_after,
         )
         operation = OperationConfig(handler, time_limit=time_limit or 30, max_attempts=max_attempts)
         events, bus, control = self.ports()

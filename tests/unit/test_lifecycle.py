@@ -1,5 +1,6 @@
 """The job lifecycle (shared/schemas/lifecycle.py): events, numbers and allowed moves."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -104,15 +105,25 @@ def test_cancelling_a_waiting_job_numbers_after_its_last_event() -> None:
 )
 def test_moves_the_lifecycle_does_not_allow_are_refused(since: str | None, event: str) -> None:
     timeline = JobTimeline(command(), since=since)
-    make = {
+    makers: dict[str, Callable[[], object]] = {
         "started": timeline.started,
         "progress": lambda: timeline.progress(0.1),
         "succeeded": lambda: timeline.succeeded({}),
         "queued": timeline.queued,
         "cancelled": timeline.cancelled,
-    }[event]
+    }
     with pytest.raises(InvalidMove):
-        make()
+        makers[event]()
+
+
+def test_a_short_attempt_ends_straight_from_queued_or_retrying_with_its_start() -> None:
+    began = datetime.now(UTC)
+    for since in ("queued", "retrying"):
+        done = JobTimeline(command(), since=since).succeeded({}, started_at=began)
+        assert (done.type, done.started_at) == ("succeeded", began)
+        assert JobTimeline(command(), since=since).failed("x", "y", started_at=began).started_at == began
+        with pytest.raises(InvalidMove):  # without its start it would claim a run nobody saw begin
+            JobTimeline(command(), since=since).succeeded({})
 
 
 def test_a_job_that_has_not_started_may_still_fail_or_be_cancelled() -> None:

@@ -6,9 +6,10 @@ import pytest
 
 from tests.support.runner_memory import MemoryTransport
 from tests.support.runner_scenarios import RunnerScenarios
+from tests.support.runner_scenarios_short import ShortJobScenarios
 
 
-class TestRunnerInMemory(RunnerScenarios):
+class TestRunnerInMemory(RunnerScenarios, ShortJobScenarios):
     @pytest.fixture
     async def transport(self) -> AsyncIterator[MemoryTransport]:
         transport = MemoryTransport()

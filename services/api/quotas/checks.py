@@ -15,8 +15,7 @@ from starlette.requests import HTTPConnection
 from services.api.deps import StreamTenantDep, TenantDep
 from services.api.quotas.storage import StorageLedger
 from services.api.quotas.stream_slots import StreamSlots
-from services.api.quotas.submit_rate import SubmitRate
-from shared.readmodel import JobStore
+from services.api.quotas.submit_rate import ActiveLimit, SubmitRate
 from shared.telemetry.metrics import TENANT_LIMITED
 
 __all__ = [
@@ -59,20 +58,24 @@ async def get_quotas(conn: HTTPConnection) -> TenantQuotas:
 
 
 async def check_submission_limits(conn: HTTPConnection, tenant: TenantDep) -> None:
-    """The active-jobs count first, so that a submission it refuses takes nothing from the
-    rate bucket. While Redis does not answer, submissions are not limited: the broker takes
-    jobs without Redis (their records catch up), and a limit must not turn a Redis outage
-    into a submission outage."""
+    """The active-jobs count and the rate bucket in one Redis round trip; the count first,
+    so that a submission it refuses takes nothing from the bucket. While Redis does not
+    answer, submissions are not limited: the broker takes jobs without Redis (their records
+    catch up), and a limit must not turn a Redis outage into a submission outage."""
+    quotas = _quotas(conn)
     try:
-        await _check_active_jobs(conn, tenant)
-        await _check_submit_rate(conn, tenant)
+        refused = await quotas.submit_rate.admit(tenant, quotas.max_active_jobs)
     except (RedisConnectionError, RedisTimeoutError) as exc:
         log.warning("tenant limits not checked for %s, Redis unavailable: %s", tenant, exc)
-
-
-async def _check_submit_rate(conn: HTTPConnection, tenant: str) -> None:
-    quotas = _quotas(conn)
-    refused = await quotas.submit_rate.take(tenant)
+        return
+    if isinstance(refused, ActiveLimit):
+        raise refusal(
+            tenant,
+            "active_jobs",
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"{quotas.max_active_jobs} jobs of this tenant are queued or running (the limit); "
+            "submit more when some have ended",
+        )
     if refused is not None:
         settings = conn.app.state.settings
         raise refusal(
@@ -82,21 +85,6 @@ async def _check_submit_rate(conn: HTTPConnection, tenant: str) -> None:
             f"too many submissions: this API accepts {settings.tenant_submit_rate:g} jobs per second "
             f"per tenant (bursts of {settings.tenant_submit_burst}); retry in {refused.retry_after} s",
             {"Retry-After": str(refused.retry_after)},
-        )
-
-
-async def _check_active_jobs(conn: HTTPConnection, tenant: str) -> None:
-    limit = _quotas(conn).max_active_jobs
-    if limit <= 0:
-        return
-    store: JobStore = conn.app.state.store
-    if await store.active_jobs(tenant) >= limit:
-        raise refusal(
-            tenant,
-            "active_jobs",
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            f"{limit} jobs of this tenant are queued or running (the limit); "
-            "submit more when some have ended",
         )
 
 
