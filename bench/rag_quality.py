@@ -26,7 +26,7 @@ import numpy as np
 
 from bench.rag_candidates import CANDIDATES, available, is_embedder
 from bench.rag_corpus import Question, build, write
-from services.rag.chunking import MAX_WORDS, OVERLAP_WORDS, chunk_pages
+from services.rag.chunking import chunk_page
 from shared.documents import PdfDocument
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,21 +51,20 @@ class Result:
     misses: list[tuple[Question, Passage]]
 
 
-def passages(
-    pdfs: dict[str, bytes], max_words: int, overlap_words: int, title: bool = False
-) -> list[Passage]:
-    """Every chunk of every PDF; `title`: each chunk's text starts with its document's title (the
-    first line of page 1), as context for chunks that do not name what they are about."""
+def passages(pdfs: dict[str, bytes], max_words: int, overlap: int, title: bool = False) -> list[Passage]:
+    """Every chunk of every PDF, as rag.index makes them; `title`: each chunk's text starts with
+    its document's title (the first line of page 1), context for chunks that do not name it."""
     out = []
     for name, data in pdfs.items():
         document = PdfDocument(data, max_pages=100)
         try:
-            pages = [document.text_layer(i) for i in range(document.pages)]
+            pages = [document.text_layer(i) or "" for i in range(document.pages)]
         finally:
             document.close()
-        chunks = chunk_pages(pages, max_words=max_words, overlap_words=overlap_words)
-        heading = (pages[0] or "").split("\n")[0] + ": " if title else ""
-        out += [Passage(name, chunk.page, heading + chunk.text) for chunk in chunks]
+        heading = pages[0].split("\n")[0] + ": " if title else ""
+        for number, text in enumerate(pages, start=1):
+            chunks = chunk_page(number, text, max_words=max_words, overlap=overlap)
+            out += [Passage(name, chunk.page, heading + chunk.text) for chunk in chunks]
     return out
 
 
@@ -159,8 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--candidates", default="installed", help="comma-separated names, `installed` or `all`"
     )
-    parser.add_argument("--max-words", type=int, default=MAX_WORDS)
-    parser.add_argument("--overlap-words", type=int, default=OVERLAP_WORDS)
+    # The rag worker's defaults (RAG_CHUNK_WORDS, RAG_CHUNK_OVERLAP).
+    parser.add_argument("--max-words", type=int, default=120)
+    parser.add_argument("--overlap-words", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads of the default (0: all)")
     parser.add_argument("--title", action="store_true", help="prefix each chunk with its document's title")
     parser.add_argument("--docs", type=Path, help="rewrite the generated block of this Markdown file")

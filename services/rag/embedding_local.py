@@ -9,9 +9,14 @@ texts are cut), mean pooling over the real tokens, L2 normalisation.
 """
 
 import hashlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+# Nothing here asks the Hugging Face hub for anything (the tokenizer is read from a file); should
+# a library ever try, it fails at once instead of waiting on a network this worker may not have.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import onnxruntime as ort
