@@ -34,8 +34,8 @@ MAX_TOKENS = 256
 
 
 class MiniLmEmbedder:
-    """384-dimensional sentence vectors. Not thread-safe per call order, but onnxruntime
-    sessions may be run from several threads at once."""
+    """384-dimensional sentence vectors. `embed` may be called from several threads at once
+    (onnxruntime sessions and tokenizers allow it); each call uses `threads` cores at most."""
 
     model = MODEL_NAME
     dim = 384
