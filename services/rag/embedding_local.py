@@ -9,9 +9,14 @@ texts are cut), mean pooling over the real tokens, L2 normalisation.
 """
 
 import hashlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+# Nothing here asks the Hugging Face hub for anything (the tokenizer is read from a file); should
+# a library ever try, it fails at once instead of waiting on a network this worker may not have.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import onnxruntime as ort
@@ -29,8 +34,8 @@ MAX_TOKENS = 256
 
 
 class MiniLmEmbedder:
-    """384-dimensional sentence vectors. Not thread-safe per call order, but onnxruntime
-    sessions may be run from several threads at once."""
+    """384-dimensional sentence vectors. `embed` may be called from several threads at once
+    (onnxruntime sessions and tokenizers allow it); each call uses `threads` cores at most."""
 
     model = MODEL_NAME
     dim = 384
@@ -46,6 +51,8 @@ class MiniLmEmbedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
+        # Idle threads sleep rather than spin: the worker shares its cores with other processes.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._counter = Tokenizer.from_file(str(TOKENIZER))
