@@ -7,7 +7,8 @@ from pydantic import BaseModel
 from shared.schemas.llm import ExtractInput, ExtractResult, SummarizeInput, SummarizeResult
 from shared.schemas.ner import NerInput, NerResult
 from shared.schemas.ocr import IMAGE_CONTENT_TYPES, OcrImageInput, OcrPdfInput, OcrResult
-from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, QueueSpec
+from shared.schemas.rag import AskInput, AskResult, IndexInput, IndexResult
+from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, RAG_QUEUE, QueueSpec
 
 __all__ = ["OPERATIONS", "Operation"]
 
@@ -69,6 +70,23 @@ OPERATIONS: dict[str, Operation] = {
             result_model=OcrResult,
             description="Text of an uploaded PDF, page by page: its text layer where it has one, else OCR.",
             file_types=("application/pdf",),
+        ),
+        Operation(
+            name="rag.index",
+            queue=RAG_QUEUE,
+            input_model=IndexInput,
+            result_model=IndexResult,
+            description="Index an uploaded PDF into one of the tenant's collections (text layer, else "
+            "OCR; chunks keep their page); indexing a file again replaces its chunks.",
+            file_types=("application/pdf",),
+        ),
+        Operation(
+            name="rag.ask",
+            queue=RAG_QUEUE,
+            input_model=AskInput,
+            result_model=AskResult,
+            description="Answer a question from a collection, citing the pages it used; progress "
+            "events carry the answer as it is generated.",
         ),
     )
 }

@@ -23,6 +23,9 @@ __all__ = [
     "PROJECTOR_QUEUE",
     "QUEUES",
     "QueueSpec",
+    "RAG_QUEUE",
+    "RAG_SEARCH_QUEUE",
+    "RAG_SEARCH_TTL_MS",
     "delay_level_for",
     "delay_queue",
     "event_routing_key",
@@ -115,6 +118,21 @@ OCR_QUEUE = QueueSpec(
     description="OCR jobs (images and PDFs), consumed by services/ocr.",
 )
 
+RAG_QUEUE = QueueSpec(
+    name="rag.jobs",
+    exchange=JOBS_EXCHANGE,
+    binding_keys=("rag.*",),
+    description="Document collections: indexing PDFs and answering questions, consumed by services/rag.",
+)
+
+RAG_SEARCH_QUEUE = "rag.search"
+"""RPC requests (`SearchCall`, answered with `SearchReply` to the caller's `reply_to`, e.g.
+`amq.rabbitmq.reply-to`), published on the default exchange. Declared by services/rag only,
+classic and non-durable with a message TTL: a search nobody answers in time is dropped, never
+replayed after a restart (its caller has long given up)."""
+
+RAG_SEARCH_TTL_MS = 10_000
+
 PROJECTOR_QUEUE = QueueSpec(
     name="projector.events",
     exchange=EVENTS_EXCHANGE,
@@ -125,7 +143,7 @@ PROJECTOR_QUEUE = QueueSpec(
     description="Every job event, folded into the Redis read model by services/projector.",
 )
 
-JOB_QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, OCR_QUEUE, LLM_QUEUE)
+JOB_QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, OCR_QUEUE, LLM_QUEUE, RAG_QUEUE)
 
 DEAD_LETTER_WATCH_QUEUE = QueueSpec(
     name="projector.dead-letters",

@@ -46,6 +46,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         Environment("ocr", "jobs-ocr", ("propan",)),
         Environment("llm", "jobs-llm", ("propan",)),
         Environment("projector", "jobs-projector", ("propan",)),
+        Environment("rag", "jobs-rag", ("propan",)),
         Environment("asyncapi", "jobs-asyncapi", dev=True),
     )
 }
