@@ -77,7 +77,7 @@ class Asker:
             Usage(prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens)
             if answer.usage_reported
             else Usage(
-                prompt_tokens=_estimate("".join(m["content"] for m in messages)),
+                prompt_tokens=_estimate(str(messages)),
                 completion_tokens=_estimate(answer.text),
                 estimated=True,
             )

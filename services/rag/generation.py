@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import openai
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
 
 from shared.schemas.rag import Source
 from shared.worker import JobFailure, TransientError
@@ -27,7 +28,7 @@ SYSTEM = (
 )
 
 
-def prompt(question: str, sources: Sequence[Source]) -> list[dict[str, str]]:
+def prompt(question: str, sources: Sequence[Source]) -> list[ChatCompletionMessageParam]:
     passages = "\n\n".join(f"[{i}] (page {s.page})\n{s.text}" for i, s in enumerate(sources, 1))
     return [
         {"role": "system", "content": SYSTEM},
@@ -53,13 +54,13 @@ class StreamingChat:
     async def close(self) -> None:
         await self._client.close()
 
-    async def stream(self, messages: list[dict[str, str]], answer: Answer) -> AsyncIterator[str]:
+    async def stream(self, messages: list[ChatCompletionMessageParam], answer: Answer) -> AsyncIterator[str]:
         """Yields the answer so far after every piece; `answer` holds the totals at the end."""
         answer.model = self.model
         try:
             stream = await self._client.chat.completions.create(
                 model=self.model,
-                messages=messages,  # type: ignore[arg-type]
+                messages=messages,
                 max_tokens=self.max_tokens,
                 temperature=0.0,
                 stream=True,
@@ -81,7 +82,9 @@ class StreamingChat:
             detail = f"HTTP {exc.status_code} from the provider"
             if exc.status_code == 429 or exc.status_code >= 500 or exc.status_code in (408, 409):
                 raise TransientError("provider_unavailable", detail) from exc
-            raise JobFailure("provider_rejected", detail + " (check RAG_LLM_BASE_URL, RAG_LLM_MODEL)") from exc
+            raise JobFailure(
+                "provider_rejected", detail + " (check RAG_LLM_BASE_URL, RAG_LLM_MODEL)"
+            ) from exc
         except openai.APIError as exc:  # timeouts, resets, an error event inside the stream
             log.warning("provider error: %r", exc)
             raise TransientError("provider_unavailable", "the provider did not answer") from exc
