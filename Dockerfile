@@ -9,8 +9,8 @@ ARG SERVICE=api
 # The workers' Propan comes with their `propan` extra; the API has none.
 ARG EXTRAS=""
 WORKDIR /app
-# opencv-python (a dependency of the OCR worker's rapidocr-onnxruntime) loads libGL and glib at import.
-RUN if [ "$SERVICE" = ocr ]; then \
+# opencv-python (a dependency of rapidocr-onnxruntime: the OCR and rag workers) loads libGL and glib.
+RUN if [ "$SERVICE" = ocr ] || [ "$SERVICE" = rag ]; then \
         apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
         && rm -rf /var/lib/apt/lists/*; \
     fi
@@ -24,12 +24,15 @@ COPY services/ner/pyproject.toml services/ner/
 COPY services/ocr/pyproject.toml services/ocr/
 COPY services/llm/pyproject.toml services/llm/
 COPY services/projector/pyproject.toml services/projector/
+COPY services/rag/pyproject.toml services/rag/
 COPY tools/asyncapi/pyproject.toml tools/asyncapi/
 RUN uv sync --frozen --no-dev --package "jobs-$SERVICE" $EXTRAS
 # The code: shared/ and this service only (the members are not packaged: it runs from /app).
 COPY shared ./shared
 COPY services/__init__.py services/
 COPY services/$SERVICE services/$SERVICE
+# The OCR engine module, which the rag worker imports for scanned pages (a few KB in every image).
+COPY services/ocr/__init__.py services/ocr/engines.py services/ocr/
 # The contract the API serves at /asyncapi.yaml.
 COPY asyncapi.yaml ./
 ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1 SERVICE=$SERVICE

@@ -18,7 +18,7 @@ VIEWER_PKG := tools/asyncapi/node_modules/@asyncapi/react-component
 
 
 .PHONY: install system-packages run test test-unit test-contract test-integration test-e2e test-faults lint format check clean \
-	docs docs-check asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr ocr-testset \
+	docs docs-check asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr bench-rag ocr-testset \
 	bench bench-scale bench-sse bench-baseline
 
 $(UV):
@@ -73,6 +73,9 @@ docs: install  ## regenerate the configuration table in docs/operations.md from 
 docs-check: install  ## fail if the configuration table is stale or a relative link in the docs is broken (part of lint)
 	$(RUN) python -m tools.docs.settings_table --check
 	$(RUN) python -m tools.docs.links
+
+bench-rag: install  ## collections: search p50/p99 at 1k/10k/100k chunks, indexing pages/s system vs embedder (not a test)
+	$(RUN) python bench/rag.py $(BENCH_RAG_ARGS)
 
 bench-ocr: install  ## OCR pages per second through the whole system vs the engine directly (not a test)
 	$(RUN) python scripts/bench_ocr.py

@@ -3,6 +3,7 @@ by the rag service as a real process (text layer, OCR for scans, the real embedd
 synchronous search over RabbitMQ RPC, `rag.ask` answered extractively and streamed from the
 scripted Chat Completions server, tenants kept apart, bad input refused."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import KEYS, Stack
 from tests.e2e.helpers import follow
+from tests.e2e.test_cli import JOBS
 from tests.support import ocr_samples
 from tests.support.chat_server import ChatRequest, Reply, ScriptedChatServer
 from tools.devstack.process import ServiceProcess
@@ -271,3 +273,28 @@ async def test_without_an_llm_the_answer_is_the_best_passage(
     assert result["sources"][0]["page"] == 2
     assert result["answer"] == result["sources"][0]["text"]
     assert "4,200 euros" in result["answer"]
+
+
+async def test_jobs_ask_prints_the_answer_as_it_streams(
+    indexed: tuple[str, str], stack: Stack, chat_server: ScriptedChatServer
+) -> None:
+    name, file_id = indexed
+    answer = "The lease ends on 31 March 2031 [1], ten years after it started on 1 April 2021 [1]."
+    chat_server.reset(lambda request: Reply(text=answer, chunk_delay=0.15))
+    env = {"JOBS_API_URL": stack.base_url, "JOBS_API_KEY": KEYS["alpha"], "COLUMNS": "200"}
+    proc = await asyncio.create_subprocess_exec(
+        str(JOBS),
+        "ask",
+        name,
+        "When does the lease end?",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    first = await asyncio.wait_for(proc.stdout.read(8), 60)
+    assert proc.returncode is None  # part of the answer is out while the job still runs
+    rest, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, stderr.decode()
+    assert (first + rest).decode() == answer + "\n"
+    assert f"[1] file {file_id} page 1" in stderr.decode()

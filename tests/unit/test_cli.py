@@ -1,6 +1,7 @@
 """The CLI's side of the files API (`POST /v1/files`), which is being built in parallel: the
 request the CLI sends and how the answer's id becomes the job's input, against a mock."""
 
+import io
 import json
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from cli.ask import AnswerPrinter
 from cli.client import ApiError, JobsClient
 from cli.main import app
 
@@ -44,3 +46,13 @@ def test_upload_refused_is_reported_with_the_status() -> None:
     with pytest.raises(ApiError, match="415: no") as raised:
         client.upload(Path(__file__))
     assert raised.value.status == 415
+
+
+def test_ask_prints_only_what_each_event_adds() -> None:
+    out = io.StringIO()
+    printer = AnswerPrinter(out)
+    for text in ["", "The lease", "The lease", "The lease ends", "The lease ends [1]."]:
+        printer.show(text)
+    assert out.getvalue() == "The lease ends [1]."
+    printer.show("Something else")  # not an extension: printed again whole, on its own line
+    assert out.getvalue() == "The lease ends [1].\nSomething else"

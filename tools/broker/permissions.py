@@ -35,6 +35,10 @@ from tools.asyncapi.topology import Topology
 __all__ = ["API_SERVICE", "Grant", "grants", "service_user", "tenant_grant"]
 
 API_SERVICE = "api"
+DEFAULT_EXCHANGE = "amq.default"
+"""The nameless default exchange, as permissions name it: RPC calls and replies go through it."""
+REPLY_TO = "amq.rabbitmq.reply-to"
+"""Direct reply-to: where the API hears the answers to its `rag.search` calls."""
 USER_PREFIX = "jobs-"
 
 
@@ -72,9 +76,10 @@ def grants(
     """One grant per service (the API and every Propan service) and per tenant user."""
     queue_names = [*topology.queues, *(s.queue for s in subscriptions)]
     names = [*topology.exchanges, *queue_names]
-    consumed: dict[str, set[str]] = {API_SERVICE: set()}
-    # The API publishes commands and its own job events (`queued`, cancel-while-queued).
-    publishes: dict[str, set[str]] = {API_SERVICE: {JOBS_EXCHANGE, EVENTS_EXCHANGE}}
+    consumed: dict[str, set[str]] = {API_SERVICE: {REPLY_TO}}
+    # The API publishes commands and its own job events (`queued`, cancel-while-queued), and
+    # calls `rag.search` (RPC) through the default exchange.
+    publishes: dict[str, set[str]] = {API_SERVICE: {JOBS_EXCHANGE, EVENTS_EXCHANGE, DEFAULT_EXCHANGE}}
     for sub in subscriptions:
         consumed.setdefault(sub.service, set()).add(sub.queue)
         out = publishes.setdefault(sub.service, set())
@@ -83,6 +88,8 @@ def grants(
             out |= {EVENTS_EXCHANGE, DELAY_EXCHANGE}  # a worker reports events, re-queues commands
         if sub.exchange == DEAD_LETTER_EXCHANGE:
             out.add(EVENTS_EXCHANGE)  # a dead-letter watcher fails the jobs it finds
+        if not sub.exchange:
+            out.add(DEFAULT_EXCHANGE)  # an RPC server (rag.search) replies through the default exchange
     found = [
         Grant(
             user=service_user(service),
