@@ -14,9 +14,12 @@ part 1 are written straight into the store (random unit vectors, real-sized text
 100,000 chunks do not take an hour of embedding first.
 """
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the rag service (services/rag/__main__.py)
+
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import sys
@@ -73,6 +76,11 @@ def random_segment(rng: np.random.Generator, chunks: int, dim: int, texts: list[
     return Segment(vectors, pages, [texts[i % len(texts)] for i in range(chunks)])
 
 
+def show(what: str, count: int, first: float, second: float) -> None:
+    """One result line, printed (and flushed) as soon as it is measured."""
+    print(f"{what:30}{count:>9}{first:>10.2f}{second:>10.2f}", flush=True)
+
+
 def search_alone(sizes: list[int], dim: int, queries: int) -> dict[int, tuple[float, float]]:
     rng = np.random.default_rng(1)
     out = {}
@@ -80,12 +88,15 @@ def search_alone(sizes: list[int], dim: int, queries: int) -> dict[int, tuple[fl
         index = CollectionIndex([("0" * 32, random_segment(rng, size, dim, ["x"]))], dim)
         query = rng.normal(size=dim).astype(np.float32)
         query /= np.linalg.norm(query)
-        times = []
+        times, cpu = [], []
         for _ in range(queries):
-            started = time.perf_counter()
+            started, used = time.perf_counter(), time.process_time()
             index.search(query, 5)
             times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - used)
         out[size] = percentiles(times)
+        show("exact search alone", size, *out[size])
+        show("  its CPU time (p50, p99)", size, *percentiles(cpu))
     return out
 
 
@@ -117,6 +128,7 @@ async def search_through_api(
             times.append(time.perf_counter() - started)
             response.raise_for_status()
         out[size] = percentiles(times)
+        show("POST .../search (system)", size, *out[size])
     return out
 
 
@@ -150,14 +162,20 @@ async def index_through_api(api: httpx.AsyncClient, pdf: bytes, name: str) -> fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="chunks per collection")
-    parser.add_argument("--queries", type=int, default=300, help="searches per size")
-    parser.add_argument("--pages", type=int, default=40, help="pages of the PDF indexed")
+    parser.add_argument("--queries", type=int, default=200, help="searches per size")
+    parser.add_argument("--pages", type=int, default=20, help="pages of the PDF indexed")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     rng = random.Random(0)
     pages = [page_text(rng) for _ in range(args.pages)]
 
     embedder = embedder_from_settings(EmbeddingSettings())
+    print(f"embedder: {embedder.model} ({embedder.dim} dimensions); os.cpu_count() = {os.cpu_count()},")
+    print(f"load average at start: {os.getloadavg()[0]:.1f} (other work on the machine skews every number)")
+    texts = [c.text for c in chunk_page(1, " ".join(pages[:10]))]
+    size_per_1000 = len(random_segment(np.random.default_rng(0), 1000, embedder.dim, texts).encode())
+    print(f"one segment of 1,000 chunks: {size_per_1000 / 1e6:.2f} MB\n")
+    print(f"{'':30}{'pages':>9}{'seconds':>10}{'pages/s':>10}")
     started = time.perf_counter()
     chunks = 0
     for number, text in enumerate(pages, 1):
@@ -165,9 +183,9 @@ def main() -> None:
         embedder.embed([c.text for c in page_chunks])
         chunks += len(page_chunks)
     alone = time.perf_counter() - started
-    texts = [c.text for c in chunk_page(1, " ".join(pages[:10]))]
-    size_per_1000 = len(random_segment(np.random.default_rng(0), 1000, embedder.dim, texts).encode())
-    alone_search = search_alone(sizes, embedder.dim, args.queries)
+    show("chunk + embed alone", len(pages), alone, len(pages) / alone)
+    print(f"\n{'search, top 5':30}{'chunks':>9}{'p50 ms':>10}{'p99 ms':>10}")
+    search_alone(sizes, embedder.dim, args.queries)
 
     with (
         provide_infra() as infra,
@@ -202,31 +220,23 @@ def main() -> None:
             base_url = f"http://127.0.0.1:{port}"
             wait_ready(base_url, services[2])
 
-            async def run() -> tuple[dict[int, tuple[float, float]], float]:
+            async def run() -> None:
                 async with httpx.AsyncClient(
                     base_url=base_url, headers={"Authorization": f"Bearer {KEY}"}, timeout=120
                 ) as api:
                     await index_through_api(api, pdf_of(pages[:1]), "bench-warm")  # the model is loaded
                     seconds = await index_through_api(api, pdf_of(pages), "bench-index")
-                    return await search_through_api(api, sizes, args.queries), seconds
+                    print(f"\n{'':30}{'pages':>9}{'seconds':>10}{'pages/s':>10}")
+                    show("rag.index (system)", len(pages), seconds, len(pages) / seconds)
+                    print(f"\n{'search, top 5':30}{'chunks':>9}{'p50 ms':>10}{'p99 ms':>10}")
+                    await search_through_api(api, sizes, args.queries)
 
-            through_api, system = asyncio.run(run())
+            asyncio.run(run())
         finally:
             for service in services:
                 service.stop()
 
-    print(f"\nembedder: {embedder.model} ({embedder.dim} dimensions), os.cpu_count() = {os.cpu_count()}")
-    print(f"\n{'search, top 5':28}{'chunks':>9}{'p50 ms':>9}{'p99 ms':>9}")
-    for size in sizes:
-        print(f"{'exact search alone':28}{size:>9}{alone_search[size][0]:>9.2f}{alone_search[size][1]:>9.2f}")
-    for size in sizes:
-        p50, p99 = through_api[size]
-        print(f"{'POST .../search (system)':28}{size:>9}{p50:>9.2f}{p99:>9.2f}")
-    print(f"\n{'indexing':28}{'pages':>9}{'seconds':>9}{'pages/s':>9}")
-    print(f"{'chunk + embed alone':28}{len(pages):>9}{alone:>9.2f}{len(pages) / alone:>9.2f}")
-    print(f"{'rag.index (system)':28}{len(pages):>9}{system:>9.2f}{len(pages) / system:>9.2f}")
     print(f"\n{chunks} chunks from {len(pages)} pages of about 300 words")
-    print(f"one segment of 1,000 chunks: {size_per_1000 / 1e6:.2f} MB")
 
 
 if __name__ == "__main__":
