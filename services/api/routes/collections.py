@@ -69,7 +69,7 @@ async def get_collection(name: Name, tenant: TenantDep, catalog: CatalogDep) -> 
 @router.post(
     "/{name}/search",
     summary="The chunks closest to a query, best first",
-    responses=error_responses(meaning={404: "No such collection"}),
+    responses=error_responses(400, meaning={404: "No such collection"}),
 )
 async def search_collection(
     name: Name, query: SearchQuery, tenant: TenantDep, catalog: CatalogDep, search: SearchDep
