@@ -70,7 +70,7 @@ def create_app(settings: RagSettings) -> PropanApp:
         log.info(
             "embedding model %s, answers: %s, storage: %s",
             embedding.model,
-            settings.llm_base_url and settings.llm_model or "extractive (RAG_LLM_BASE_URL unset)",
+            (settings.llm_base_url and settings.llm_model) or "extractive (RAG_LLM_BASE_URL unset)",
             storage.description,
         )
         try:

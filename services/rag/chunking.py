@@ -59,7 +59,9 @@ def chunk_page(page: int, text: str, *, max_words: int = 120, overlap: int = 20)
 
 
 def chunk_pages(pages: Iterable[tuple[int, str]], *, max_words: int = 120, overlap: int = 20) -> list[Chunk]:
-    return [c for number, text in pages for c in chunk_page(number, text, max_words=max_words, overlap=overlap)]
+    return [
+        c for number, text in pages for c in chunk_page(number, text, max_words=max_words, overlap=overlap)
+    ]
 
 
 def texts(chunks: Sequence[Chunk]) -> list[str]:

@@ -31,7 +31,9 @@ class Searcher:
         try:
             call = SearchCall.model_validate_json(body)
         except ValidationError as exc:
-            return SearchReply(error="unavailable", message=f"malformed search call: {exc.error_count()} errors")
+            return SearchReply(
+                error="unavailable", message=f"malformed search call: {exc.error_count()} errors"
+            )
         try:
             results = await retrieve(
                 self.store, self.embedding, call.tenant, call.collection, call.query, call.top_k
