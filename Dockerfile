@@ -9,8 +9,8 @@ ARG SERVICE=api
 # The workers' Propan comes with their `propan` extra; the API has none.
 ARG EXTRAS=""
 WORKDIR /app
-# opencv-python (a dependency of the OCR worker's rapidocr-onnxruntime) loads libGL and glib at import.
-RUN if [ "$SERVICE" = ocr ]; then \
+# opencv-python (a dependency of rapidocr-onnxruntime: the OCR and rag workers) loads libGL and glib.
+RUN if [ "$SERVICE" = ocr ] || [ "$SERVICE" = rag ]; then \
         apt-get update && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
         && rm -rf /var/lib/apt/lists/*; \
     fi
@@ -33,6 +33,8 @@ COPY shared ./shared
 # propan_wiring.py: the consumers' one Propan handler factory (the API never imports it).
 COPY services/__init__.py services/propan_wiring.py services/
 COPY services/$SERVICE services/$SERVICE
+# The OCR engine module, which the rag worker imports for scanned pages (a few KB in every image).
+COPY services/ocr/__init__.py services/ocr/engines.py services/ocr/
 # The contract the API serves at /asyncapi.yaml.
 COPY asyncapi.yaml ./
 ENV PATH="/app/.venv/bin:$PATH" PYTHONUNBUFFERED=1 SERVICE=$SERVICE

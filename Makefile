@@ -19,7 +19,7 @@ VIEWER_PKG := tools/asyncapi/node_modules/@asyncapi/react-component
 
 .PHONY: install system-packages run test test-unit test-contract test-integration test-e2e test-faults lint format check clean \
 	rebuild docs docs-check asyncapi asyncapi-check asyncapi-tools asyncapi-viewer broker-users bench-ocr ocr-testset sweep-results measure-result-refs \
-	bench-rag-quality \
+	bench-rag bench-rag-quality \
 	bench bench-scale bench-sse bench-rebuild bench-baseline
 
 $(UV):
@@ -83,6 +83,9 @@ sweep-results: install  ## delete results kept by reference whose jobs have expi
 
 measure-result-refs: install  ## succeeded-event size and Redis memory of a 1 MB result, inline vs by reference
 	$(RUN) python scripts/measure_result_refs.py
+
+bench-rag: install  ## collections: search p50/p99 at 1k/10k/100k chunks, indexing pages/s system vs embedder (not a test)
+	$(RUN) python bench/rag.py $(BENCH_RAG_ARGS)
 
 bench-ocr: install  ## OCR pages per second through the whole system vs the engine directly (not a test)
 	$(RUN) python scripts/bench_ocr.py

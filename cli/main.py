@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.live import Live
 
+from cli.ask import ask as ask_question
+from cli.ask import print_sources
 from cli.client import ApiError, JobsClient
 from cli.display import PipelineProgress, ProgressView, job_table, print_json
 from shared.schemas.lifecycle import TERMINAL_STATES
@@ -244,6 +246,26 @@ def result(
         err.print(f"result written to {output}")
         return
     _finish(job)
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    collection: Annotated[str, typer.Argument(help="One of your collections (see GET /v1/collections).")],
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    top_k: Annotated[int, typer.Option(help="Passages retrieved for the answer (1-50).")] = 5,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the whole result as JSON at the end.")
+    ] = False,
+) -> None:
+    """Ask a question about a collection: the answer streams as it is generated, then its sources."""
+    final = ask_question(_client(ctx), collection, question, top_k, sys.stdout)
+    if final["status"] != "succeeded":
+        _finish(final)
+    if as_json:
+        print_json(out, final["result"])
+    else:
+        print_sources(final["result"], sys.stderr)
 
 
 def run() -> None:

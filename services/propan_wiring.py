@@ -26,7 +26,7 @@ from shared.settings import ConsumerSettings, WorkerSettings
 from shared.storage import UsesStorage, open_storage
 from shared.worker import OperationHandler
 
-__all__ = ["ConsumerApp", "MessageHandler", "subscribe", "worker_app"]
+__all__ = ["ConsumerApp", "MessageHandler", "serve_rpc", "subscribe", "worker_app"]
 
 MessageHandler = Callable[[AbstractIncomingMessage], Awaitable[None]]
 S = TypeVar("S", bound=WorkerSettings)
@@ -89,6 +89,32 @@ def subscribe(
     )(handler)
 
 
+def serve_rpc(
+    broker: RabbitBroker,
+    queue: str,
+    answer: Callable[[], Callable[[bytes], Awaitable[bytes]]],
+    *,
+    name: str,
+    description: str,
+    ttl_ms: int,
+) -> None:
+    """Answer requests on `queue` (default exchange): Propan publishes what the handler
+    returns to the request's `reply_to` with its `correlation_id` (direct reply-to works).
+    Classic and non-durable, with a message TTL: requests are worth nothing after their
+    caller's timeout, so none is kept across a broker restart or answered late."""
+
+    async def handler(body: bytes) -> bytes:
+        return await answer()(body)
+
+    handler.__name__ = handler.__qualname__ = name
+    broker.handle(
+        RabbitQueue(queue, durable=False, arguments={"x-message-ttl": ttl_ms}),
+        retry=False,
+        decode_message=_raw_body,
+        description=description,
+    )(handler)
+
+
 class ConsumerApp:
     """A consumer service's Propan app, the resources it opens at startup (closed again
     after shutdown, last opened first), and what it serves once started."""
@@ -101,11 +127,20 @@ class ConsumerApp:
 
 
 def worker_app(
-    settings: S, queue: QueueSpec, operations: Operations[S], title: str, description: str
+    settings: S,
+    queue: QueueSpec,
+    operations: Operations[S],
+    title: str,
+    description: str,
+    *,
+    extend: Callable[[RabbitBroker], None] | None = None,
 ) -> PropanApp:
     """A worker service whose handler is `handle_<title>_job`: `operations(settings, redis)`
-    opens the domain code (models, engines) and closes it again at shutdown."""
+    opens the domain code (models, engines) and closes it again at shutdown; `extend` adds
+    the service's other subscribers (an RPC) to its broker."""
     consumer = ConsumerApp(settings, title, description)
+    if extend is not None:
+        extend(consumer.broker)
     workers: list[RunningWorker] = []
 
     # retry=0: Propan acks or rejects only what JobRunner has not settled itself (it settles

@@ -26,6 +26,7 @@ __all__ = [
     "detect_content_type",
     "new_file_id",
     "read_job_file",
+    "tenant_key",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,13 @@ def detect_content_type(head: bytes) -> str | None:
     return None
 
 
-def _tenant_key(tenant: str) -> str:
-    # Tenant names come from configuration and from messages: hash them into a
-    # fixed, path-safe segment rather than trusting their characters.
+def tenant_key(tenant: str) -> str:
+    """Tenant names come from configuration and from messages: hash them into a fixed,
+    path-safe segment rather than trusting their characters (files, collections)."""
     return hashlib.sha256(tenant.encode()).hexdigest()[:32]
+
+
+_tenant_key = tenant_key
 
 
 def new_file_id() -> str:

@@ -24,9 +24,21 @@ from services.api.quotas.storage import StorageLedger
 from services.api.quotas.stream_slots import StreamSlots
 from services.api.quotas.submit_rate import SubmitRate
 from services.api.responses import method_not_allowed
-from services.api.routes import contract, files, health, jobs, metrics, operations, queues, streams
+from services.api.routes import (
+    collections,
+    contract,
+    files,
+    health,
+    jobs,
+    metrics,
+    operations,
+    queues,
+    streams,
+)
+from services.api.search_client import SearchClient
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
+from shared.collections import CollectionCatalog
 from shared.control import JobControl
 from shared.files import FileCatalog
 from shared.messaging import Publisher
@@ -86,6 +98,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         storage = open_storage(settings.storage)
         app.state.files = FileCatalog(storage, ttl=settings.file_ttl)
         app.state.results = ResultStore(storage)
+        app.state.collections = CollectionCatalog(storage, redis)
+        search = await SearchClient.connect(settings.amqp_url, settings.search_timeout)
+        app.state.search = search
         app.state.hub = hub
         app.state.quotas = quotas
         try:
@@ -93,6 +108,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         finally:
             await quotas.streams.stop()
             await hub.stop()
+            await search.close()
             await publisher.close()
             await redis.aclose()
 
@@ -126,6 +142,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         streams.router,
         streams.tenant_router,
         files.router,
+        collections.router,
         contract.router,
     ):
         app.include_router(router)

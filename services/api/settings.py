@@ -36,6 +36,9 @@ class ApiSettings(MetricsSettings, UsesStorage):
         "connection the client is just reusing (uvicorn's own default, 5 s, races httpx's 5 s).",
     )
     publish_timeout: float = Field(5.0, description="Seconds to wait for the broker's confirm.")
+    search_timeout: float = Field(
+        5.0, gt=0, description="Seconds a collection search waits for the rag service before a 503."
+    )
     broker_connect_timeout: float = Field(
         30.0, description="Seconds to keep trying the broker at start before giving up."
     )

@@ -8,7 +8,8 @@ from shared.schemas.llm import ExtractInput, ExtractResult, SummarizeInput, Summ
 from shared.schemas.ner import NerInput, NerResult
 from shared.schemas.ocr import IMAGE_CONTENT_TYPES, OcrImageInput, OcrPdfInput, OcrResult
 from shared.schemas.pipeline import PipelineInput, PipelineResult
-from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, PIPELINE_QUEUE, QueueSpec
+from shared.schemas.rag import AskInput, AskResult, IndexInput, IndexResult
+from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, PIPELINE_QUEUE, RAG_QUEUE, QueueSpec
 
 __all__ = ["OPERATIONS", "Operation"]
 
@@ -90,6 +91,23 @@ OPERATIONS: dict[str, Operation] = {
             description="Several operations as one job: each step a job of its own, a step with "
             "`after` started when that step has succeeded and reading its text.",
             slow_input=True,  # its steps' inputs are validated too (llm.extract's JSON Schema)
+        ),
+        Operation(
+            name="rag.index",
+            queue=RAG_QUEUE,
+            input_model=IndexInput,
+            result_model=IndexResult,
+            description="Index an uploaded PDF into one of the tenant's collections (text layer, else "
+            "OCR; chunks keep their page); indexing a file again replaces its chunks.",
+            file_types=("application/pdf",),
+        ),
+        Operation(
+            name="rag.ask",
+            queue=RAG_QUEUE,
+            input_model=AskInput,
+            result_model=AskResult,
+            description="Answer a question from a collection, citing the pages it used; progress "
+            "events carry the answer as it is generated.",
         ),
     )
 }

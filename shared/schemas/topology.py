@@ -24,6 +24,9 @@ __all__ = [
     "PIPELINE_QUEUE",
     "QUEUES",
     "QUORUM_INITIAL_GROUP_SIZE",
+    "RAG_QUEUE",
+    "RAG_SEARCH_QUEUE",
+    "RAG_SEARCH_TTL_MS",
     "QueueSpec",
     "StreamSpec",
     "delay_level_for",
@@ -133,7 +136,22 @@ PIPELINE_QUEUE = QueueSpec(
     "as a job of its own and follows the steps' events in the job history.",
 )
 
-JOB_QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, OCR_QUEUE, LLM_QUEUE, PIPELINE_QUEUE)
+RAG_QUEUE = QueueSpec(
+    name="rag.jobs",
+    exchange=JOBS_EXCHANGE,
+    binding_keys=("rag.*",),
+    description="Document collections: indexing PDFs and answering questions, consumed by services/rag.",
+)
+
+RAG_SEARCH_QUEUE = "rag.search"
+"""RPC requests (`SearchCall`, answered with `SearchReply` to the caller's `reply_to`, e.g.
+`amq.rabbitmq.reply-to`), published on the default exchange. Declared by services/rag only,
+classic and non-durable with a message TTL: a search nobody answers in time is dropped, never
+replayed after a restart (its caller has long given up)."""
+
+RAG_SEARCH_TTL_MS = 10_000
+
+JOB_QUEUES: tuple[QueueSpec, ...] = (NER_QUEUE, OCR_QUEUE, LLM_QUEUE, PIPELINE_QUEUE, RAG_QUEUE)
 
 DEAD_LETTER_WATCH_QUEUE = QueueSpec(
     name="projector.dead-letters",

@@ -18,6 +18,7 @@ from shared.schemas.topology import (
     LLM_QUEUE,
     NER_QUEUE,
     OCR_QUEUE,
+    RAG_QUEUE,
 )
 from tests.support.chat_server import ScriptedChatServer
 from tests.support.infra import Infra
@@ -180,8 +181,13 @@ async def stack(
         "LLM_CHUNK_TOKENS": "200",
         "LLM_MAX_OUTPUT_TOKENS": "64",
         "LLM_BACKOFF_BASE": "0.05",
+        "RAG_LLM_BASE_URL": chat_server.base_url,
+        "RAG_LLM_MODEL": "e2e-rag-model",
+        "RAG_PROGRESS_INTERVAL": "0",
+        "RAG_CHUNK_WORDS": "60",
+        "RAG_CHUNK_OVERLAP": "10",
     }
-    names = ("projector", "ner", "ocr", "llm", "api")
+    names = ("projector", "ner", "ocr", "llm", "rag", "api")
     metrics = {}
     for name in names:
         metrics_port = free_port()
@@ -196,6 +202,7 @@ async def stack(
         await stack.wait_consuming(NER_QUEUE.name)
         await stack.wait_consuming(LLM_QUEUE.name)
         await stack.wait_consuming(OCR_QUEUE.name)
+        await stack.wait_consuming(RAG_QUEUE.name)
         await stack.wait_reading_history()
         yield stack
 

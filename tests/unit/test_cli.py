@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
+from cli.ask import AnswerPrinter
 from cli.client import ApiError, JobsClient
 from cli.display import PipelineProgress
 from cli.main import app
@@ -125,3 +126,13 @@ def test_the_pipeline_view_has_a_bar_per_step() -> None:
     view = PipelineProgress(Console(file=io.StringIO()), "p-1")
     view.show({**PIPELINE_VIEW, "status": "running", "progress": {"fraction": 0.7, "message": ""}})
     assert view.bars == {"pipeline": 0.7, "ocr": 1.0, "summary": 0.5}
+
+
+def test_ask_prints_only_what_each_event_adds() -> None:
+    out = io.StringIO()
+    printer = AnswerPrinter(out)
+    for text in ["", "The lease", "The lease", "The lease ends", "The lease ends [1]."]:
+        printer.show(text)
+    assert out.getvalue() == "The lease ends [1]."
+    printer.show("Something else")  # not an extension: printed again whole, on its own line
+    assert out.getvalue() == "The lease ends [1].\nSomething else"

@@ -16,11 +16,14 @@ from pydantic.json_schema import models_json_schema
 
 from shared.schemas import SCHEMA_VERSION, JobCommand, JobError, JobEvent, Operation
 from shared.schemas.deadletters import DEAD_LETTER_CODES, DeadLetterHeaders
+from shared.schemas.rag import SearchCall, SearchReply
 from shared.schemas.topology import (
     DEAD_LETTER_EXCHANGE,
     EVENTS_EXCHANGE,
     HISTORY_STREAM,
     JOBS_EXCHANGE,
+    RAG_SEARCH_QUEUE,
+    RAG_SEARCH_TTL_MS,
     QueueSpec,
 )
 from tools.asyncapi.subscribers import Subscription
@@ -184,6 +187,24 @@ def _fallback_message(sub: Subscription) -> dict[str, Any]:
     }
 
 
+RPC_QUEUES = {RAG_SEARCH_QUEUE: (SearchCall, SearchReply, {"x-message-ttl": RAG_SEARCH_TTL_MS})}
+"""Request/reply queues on the default exchange: request model, reply model, queue arguments."""
+
+
+def _rpc_message(sub: Subscription) -> dict[str, Any]:
+    request, reply, _ = RPC_QUEUES[sub.queue]
+    return {
+        "name": f"{sub.service}.{sub.operation_id}",
+        "title": f"{request.__name__} (reply: {reply.__name__})",
+        "summary": sub.description or None,
+        "description": f"Set `reply_to` (e.g. `amq.rabbitmq.reply-to`) and `correlation_id`: the reply, a"
+        f" `{reply.__name__}` ({_ref('schemas', reply.__name__)['$ref']}), comes back to `reply_to` with"
+        " the same `correlation_id`. Publish with `mandatory`: no consumer's queue, no reply.",
+        "payload": _ref("schemas", request.__name__),
+        "correlationId": {"location": "$message.header#/correlation_id"},
+    }
+
+
 def _queue_channel(
     queue: str, description: str, arguments: Mapping[str, Any], bindings: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -328,10 +349,17 @@ def build_document(
         else:
             names = []
             for sub in subs:
-                messages[f"{sub.service}.{sub.operation_id}"] = _fallback_message(sub)
+                rpc = sub.queue in RPC_QUEUES
+                messages[f"{sub.service}.{sub.operation_id}"] = (_rpc_message if rpc else _fallback_message)(
+                    sub
+                )
                 names.append(f"{sub.service}.{sub.operation_id}")
+            if name in RPC_QUEUES:
+                arguments = RPC_QUEUES[name][2]
         text = spec.description if spec is not None else _declared_description(declared)
         channel = _queue_channel(name, text, arguments, bindings)
+        if name in RPC_QUEUES:  # declared by its consumers only, non-durable (requests expire)
+            channel["bindings"]["amqp"]["queue"]["durable"] = False
         channel["x-consumers"] = sorted({s.service for s in subs})
         if spec is not None:
             channel["x-dead-letter-queue"] = spec.dead_letter_queue
@@ -380,6 +408,7 @@ def build_document(
     }
 
     schema_models: list[type[BaseModel]] = [JobCommand, JobError, DeadLetterHeaders, *events]
+    schema_models += [model for request, reply, _ in RPC_QUEUES.values() for model in (request, reply)]
     for op in ops:
         schema_models += [op.input_model, op.result_model]
     return {

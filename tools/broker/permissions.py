@@ -32,9 +32,7 @@ from shared.schemas.topology import (
     DEAD_LETTER_EXCHANGE,
     DELAY_EXCHANGE,
     EVENTS_EXCHANGE,
-    HISTORY_STREAM,
     JOBS_EXCHANGE,
-    PIPELINE_QUEUE,
 )
 from tools.asyncapi.subscribers import Subscription
 from tools.asyncapi.topology import Topology
@@ -42,6 +40,10 @@ from tools.asyncapi.topology import Topology
 __all__ = ["API_SERVICE", "Grant", "grants", "service_user", "tenant_grant"]
 
 API_SERVICE = "api"
+DEFAULT_EXCHANGE = "amq.default"
+"""The nameless default exchange, as permissions name it: RPC calls and replies go through it."""
+REPLY_TO = "amq.rabbitmq.reply-to"
+"""Direct reply-to: where the API hears the answers to its `rag.search` calls."""
 USER_PREFIX = "jobs-"
 
 
@@ -79,9 +81,10 @@ def grants(
     """One grant per service (the API and every Propan service) and per tenant user."""
     queue_names = [*topology.queues, *(s.queue for s in subscriptions)]
     names = [*topology.exchanges, *queue_names]
-    consumed: dict[str, set[str]] = {API_SERVICE: set()}
-    # The API publishes commands and its own job event (cancel-while-queued `cancelled`).
-    publishes: dict[str, set[str]] = {API_SERVICE: {JOBS_EXCHANGE, EVENTS_EXCHANGE}}
+    consumed: dict[str, set[str]] = {API_SERVICE: {REPLY_TO}}
+    # The API publishes commands and its own job event (cancel-while-queued `cancelled`), and
+    # calls `rag.search` (RPC) through the default exchange.
+    publishes: dict[str, set[str]] = {API_SERVICE: {JOBS_EXCHANGE, EVENTS_EXCHANGE, DEFAULT_EXCHANGE}}
     for sub in subscriptions:
         consumed.setdefault(sub.service, set()).add(sub.queue)
         out = publishes.setdefault(sub.service, set())
@@ -90,11 +93,8 @@ def grants(
             out |= {EVENTS_EXCHANGE, DELAY_EXCHANGE}  # a worker reports events, re-queues commands
         if sub.exchange == DEAD_LETTER_EXCHANGE:
             out.add(EVENTS_EXCHANGE)  # a dead-letter watcher fails the jobs it finds
-        if sub.queue == PIPELINE_QUEUE.name:
-            out.add(JOBS_EXCHANGE)  # the pipeline driver starts its steps as jobs
-    for reader in HISTORY_STREAM.readers:  # read with a plain stream consumer, not a Propan handler
-        consumed.setdefault(reader, set()).add(HISTORY_STREAM.name)
-        publishes.setdefault(reader, set())
+        if not sub.exchange:
+            out.add(DEFAULT_EXCHANGE)  # an RPC server (rag.search) replies through the default exchange
     found = [
         Grant(
             user=service_user(service),

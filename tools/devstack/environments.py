@@ -47,6 +47,7 @@ ENVIRONMENTS: dict[str, Environment] = {
         Environment("llm", "jobs-llm", ("propan",)),
         Environment("projector", "jobs-projector", ("propan",)),
         Environment("pipeline", "jobs-pipeline", ("propan",)),
+        Environment("rag", "jobs-rag", ("propan",)),
         Environment("asyncapi", "jobs-asyncapi", dev=True),
     )
 }

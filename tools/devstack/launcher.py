@@ -11,7 +11,7 @@ from tools.devstack.process import Process, ServiceProcess
 
 __all__ = ["SERVICES", "Launcher"]
 
-SERVICES = ("projector", "ner", "ocr", "llm", "pipeline", "api")
+SERVICES = ("projector", "ner", "ocr", "llm", "pipeline", "rag", "api")
 """Every service, in the order `make run` starts them (consumers first, the API last)."""
 
 

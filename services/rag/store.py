@@ -1,0 +1,178 @@
+"""The vector store: an interface, and its embedded default over the file storage.
+
+`BlobVectorStore` keeps each indexed file's chunks as one segment blob (an `.npz`: float32
+vectors, page numbers, texts as UTF-8 JSON; no pickle) in the file storage, local or S3,
+listed by the tenant's catalog (shared/collections.py). Searching loads a collection's
+segments once into one matrix in memory and answers with one matrix-vector product: exact
+cosine similarity (vectors are L2-normalised), no approximate index. A search checks the
+catalog's revision in Redis first, so a file indexed or deleted by any process on any
+machine is seen by the next search. pgvector or a vector database fits behind `VectorStore`.
+"""
+
+import asyncio
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from services.rag.chunking import Chunk
+from shared.collections import Catalog, CollectionCatalog, FileEntry, now_iso
+from shared.schemas.rag import Source
+
+__all__ = ["BlobVectorStore", "CollectionEmpty", "CollectionIndex", "Segment", "VectorStore"]
+
+Matrix = npt.NDArray[np.float32]
+
+
+class CollectionEmpty(Exception):
+    """No such collection, or nothing in it that the current embedding model can search."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One file's chunks and their vectors (row i is chunk i)."""
+
+    vectors: Matrix
+    pages: npt.NDArray[np.int32]
+    texts: list[str]
+
+    def encode(self) -> bytes:
+        out = io.BytesIO()
+        texts = np.frombuffer(json.dumps(self.texts, ensure_ascii=False).encode(), dtype=np.uint8)
+        np.savez_compressed(out, vectors=self.vectors, pages=self.pages, texts=texts)
+        return out.getvalue()
+
+    @classmethod
+    def decode(cls, data: bytes) -> "Segment":
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            texts = json.loads(npz["texts"].tobytes().decode())
+            return cls(npz["vectors"].astype(np.float32, copy=False), npz["pages"], texts)
+
+    @classmethod
+    def of(cls, chunks: Sequence[Chunk], vectors: Matrix) -> "Segment":
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        pages = np.array([c.page for c in chunks], dtype=np.int32)
+        return cls(np.ascontiguousarray(vectors, dtype=np.float32), pages, [c.text for c in chunks])
+
+
+class CollectionIndex:
+    """A collection's chunks as one matrix, searched exactly."""
+
+    def __init__(self, segments: Sequence[tuple[str, Segment]], dim: int) -> None:
+        self.file_ids = [file_id for file_id, s in segments for _ in range(len(s.texts))]
+        self.texts = [t for _, s in segments for t in s.texts]
+        self.pages = np.concatenate([s.pages for _, s in segments]) if segments else np.zeros(0, np.int32)
+        self.matrix = (
+            np.vstack([s.vectors for _, s in segments]) if segments else np.zeros((0, dim), np.float32)
+        )
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def search(self, query: Matrix, top_k: int) -> list[Source]:
+        """Best first; `query` is one L2-normalised vector."""
+        if len(self) == 0:
+            return []
+        scores = self.matrix @ query.reshape(-1).astype(np.float32, copy=False)
+        k = min(top_k, len(scores))
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [
+            Source(
+                file_id=self.file_ids[i], page=int(self.pages[i]), text=self.texts[i], score=float(scores[i])
+            )
+            for i in best
+        ]
+
+
+class VectorStore(Protocol):
+    async def put_file(
+        self, tenant: str, collection: str, file_id: str, pages: int, segment: Segment, model: str
+    ) -> int:
+        """Store (or replace) a file's chunks; returns how many chunks it replaced."""
+
+    async def search(
+        self, tenant: str, collection: str, query: Matrix, top_k: int, model: str
+    ) -> list[Source]:
+        """Raises CollectionEmpty."""
+
+
+class BlobVectorStore:
+    def __init__(self, catalog: CollectionCatalog) -> None:
+        self.catalog = catalog
+        self._segments: dict[str, Segment] = {}  # by blob key (a new key per indexing)
+        self._indexes: dict[tuple[str, str], tuple[tuple[str, ...], CollectionIndex]] = {}
+        self._revisions: dict[str, str] = {}
+        self._catalogs: dict[str, Catalog] = {}
+        self._loading = asyncio.Lock()
+
+    async def put_file(
+        self, tenant: str, collection: str, file_id: str, pages: int, segment: Segment, model: str
+    ) -> int:
+        key = self.catalog.segment_key(tenant, collection, file_id)
+        data = await asyncio.to_thread(segment.encode)
+        await self.catalog.storage.put(key, io.BytesIO(data))
+        entry = FileEntry(
+            pages=pages,
+            chunks=len(segment.texts),
+            embedding_model=model,
+            dim=int(segment.vectors.shape[1]) if segment.vectors.ndim == 2 else 0,
+            segment=key,
+            indexed_at=now_iso(),
+        )
+        try:
+            previous = await self.catalog.record(tenant, collection, file_id, entry)
+        except BaseException:
+            await self.catalog.storage.delete(key)
+            raise
+        return previous.chunks if previous else 0
+
+    async def index(self, tenant: str, collection: str, model: str) -> CollectionIndex:
+        """The collection's chunks embedded with `model`, loaded (once per revision)."""
+        async with self._loading:
+            revision = await self.catalog.revision(tenant)
+            catalog = self._catalogs.get(tenant)
+            if catalog is None or revision is None or self._revisions.get(tenant) != revision:
+                catalog = await self.catalog.load(tenant)
+                self._catalogs[tenant] = catalog
+                if revision is not None:
+                    self._revisions[tenant] = revision
+            found = catalog.collections.get(collection)
+            files = sorted(
+                (fid, e)
+                for fid, e in (found.files.items() if found else ())
+                if e.embedding_model == model and e.chunks > 0
+            )
+            keys = tuple(e.segment for _, e in files)
+            cached = self._indexes.get((tenant, collection))
+            if cached is not None and cached[0] == keys:
+                return cached[1]
+            segments = [(fid, await self._segment(e.segment)) for fid, e in files]
+            dim = segments[0][1].vectors.shape[1] if segments else 0
+            index = await asyncio.to_thread(CollectionIndex, segments, dim)
+            self._indexes[(tenant, collection)] = (keys, index)
+            live = {k for ks, _ in self._indexes.values() for k in ks}
+            for stale in [k for k in self._segments if k not in live]:
+                del self._segments[stale]
+            return index
+
+    async def _segment(self, key: str) -> Segment:
+        if key not in self._segments:
+            data = await self.catalog.storage.get(key)
+            self._segments[key] = await asyncio.to_thread(Segment.decode, data)
+        return self._segments[key]
+
+    async def search(
+        self, tenant: str, collection: str, query: Matrix, top_k: int, model: str
+    ) -> list[Source]:
+        index = await self.index(tenant, collection, model)
+        if len(index) == 0:
+            raise CollectionEmpty(f"collection {collection!r} has no chunks to search")
+        if len(index) < 20_000:  # a thread hop costs more than the product itself
+            return index.search(query, top_k)
+        return await asyncio.to_thread(index.search, query, top_k)
