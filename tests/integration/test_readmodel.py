@@ -21,7 +21,8 @@ from shared.schemas import (
 )
 
 pytestmark = pytest.mark.integration
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
+# recent: a finished job's TTL counts from its terminal event's time (shared/fold.py)
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
 
 
 @pytest.fixture

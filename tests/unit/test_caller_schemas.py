@@ -153,5 +153,6 @@ async def test_checking_a_schema_does_not_block_the_event_loop() -> None:
     await new_job(SubmitJob(operation="llm.extract", input={"text": "x", "schema": schema}), "t")
     took = time.perf_counter() - began
     ticker.cancel()
-    assert took > 0.3, "the check was too quick to show anything"
-    assert max(gaps) < 0.15
+    # a check on the loop would show as one gap as long as the check itself
+    assert took > 0.05, "the check was too quick to show anything"
+    assert max(gaps) < took / 2

@@ -135,4 +135,6 @@ async def test_ocr_runs_off_the_event_loop(extractor: TextExtractor, catalog: Fi
     await ticking
     assert [p.method for p in result.pages] == ["ocr", "ocr"]
     assert elapsed > 0.5  # real work happened while we measured
-    assert worst < 0.25, f"the event loop stalled for {worst:.2f}s during {elapsed:.2f}s of OCR"
+    # OCR on the loop would stall it for about the whole run; threads still contend for the GIL
+    stalled = f"the event loop stalled for {worst:.2f}s during {elapsed:.2f}s of OCR"
+    assert worst < max(0.25, elapsed / 3), stalled

@@ -32,7 +32,9 @@ from shared.schemas.topology import (
     DEAD_LETTER_EXCHANGE,
     DELAY_EXCHANGE,
     EVENTS_EXCHANGE,
+    HISTORY_STREAM,
     JOBS_EXCHANGE,
+    PIPELINE_QUEUE,
 )
 from tools.asyncapi.subscribers import Subscription
 from tools.asyncapi.topology import Topology
@@ -95,6 +97,11 @@ def grants(
             out.add(EVENTS_EXCHANGE)  # a dead-letter watcher fails the jobs it finds
         if not sub.exchange:
             out.add(DEFAULT_EXCHANGE)  # an RPC server (rag.search) replies through the default exchange
+        if sub.queue == PIPELINE_QUEUE.name:
+            out.add(JOBS_EXCHANGE)  # the pipeline driver starts its steps as jobs
+    for reader in HISTORY_STREAM.readers:  # read with a plain stream consumer, not a Propan handler
+        consumed.setdefault(reader, set()).add(HISTORY_STREAM.name)
+        publishes.setdefault(reader, set())
     found = [
         Grant(
             user=service_user(service),
