@@ -141,7 +141,7 @@ async def check_input_file(command: JobCommand, files: FileCatalog) -> None:
     for index, step in enumerate(command.input["steps"]):
         where = ("body", "input", "steps", index, "input")
         await _check_file(
-            command.tenant, step["operation"], step["input"], files, where, f"step {step['id']!r}: "
+            command.tenant, step["operation"], step.get("input", {}), files, where, f"step {step['id']!r}: "
         )
 
 
