@@ -109,6 +109,11 @@ class PipelineDriver:
             for message in news:
                 await ctx.progress(plan.fraction(), message)
             failed = plan.failure()
+            cancelling = failed is not None and failed.status == "cancelled"
+            if cancelling and await self._steps.cancel_requested(plan.pipeline_id):
+                # the pipeline itself is being cancelled (the API flagged its steps too): the
+                # runner's cancel poll ends this task, so the pipeline ends `cancelled`
+                await asyncio.Event().wait()
             if failed is not None:
                 await self._steps.cancel([s.job_id for s in plan.unfinished()])
                 if failed.status == "failed" and failed.error is not None:

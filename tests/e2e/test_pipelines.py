@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 import aio_pika
 import httpx
 import pytest
+from redis.asyncio import Redis
 from yarl import URL
 
 from shared.schemas.topology import LLM_QUEUE, NER_QUEUE, OCR_QUEUE, PIPELINE_QUEUE
@@ -49,13 +50,21 @@ def vhost(infra: Infra) -> Iterator[str]:
 @pytest.fixture(scope="module")
 async def pipelines(service_env: dict[str, str], vhost: str, log_dir: Path) -> AsyncIterator[Stack]:
     port = free_port()
+    # A Redis database of its own too: the projector keeps its history offset in Redis, and this
+    # vhost's stream counts offsets from 0 again (the session stack's offset would skip them).
+    redis_url = URL(service_env["REDIS_URL"])
+    db = (int(redis_url.path.lstrip("/") or 0) - 1) % 16
+    redis_url = redis_url.with_path(f"/{db}")
+    own = Redis.from_url(str(redis_url))
+    await own.flushdb()
+    await own.aclose()
     env = {
         **service_env,
         "AMQP_URL": vhost,
+        "REDIS_URL": str(redis_url),
         "JOBS_BROKER_TENANTS": "",  # the session's broker users have no grants on this vhost
         "API_PORT": str(port),
         "OCR_MAX_PAGES": "10",
-        "PIPELINE_HISTORY_READER": f"pipeline-e2e-{uuid.uuid4().hex[:8]}",  # Redis is shared
         **{f"{name.upper()}_METRICS_PORT": "0" for name in SERVICES},
     }
     env.pop("LLM_BASE_URL", None)  # no endpoint: the LLM worker's own extractive summaries
