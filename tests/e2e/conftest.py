@@ -18,6 +18,7 @@ from shared.schemas.topology import (
     LLM_QUEUE,
     NER_QUEUE,
     OCR_QUEUE,
+    PIPELINE_QUEUE,
     RAG_QUEUE,
 )
 from tests.support.chat_server import ScriptedChatServer
@@ -187,7 +188,7 @@ async def stack(
         "RAG_CHUNK_WORDS": "60",
         "RAG_CHUNK_OVERLAP": "10",
     }
-    names = ("projector", "ner", "ocr", "llm", "rag", "api")
+    names = ("projector", "ner", "ocr", "llm", "rag", "pipeline", "api")
     metrics = {}
     for name in names:
         metrics_port = free_port()
@@ -203,6 +204,7 @@ async def stack(
         await stack.wait_consuming(LLM_QUEUE.name)
         await stack.wait_consuming(OCR_QUEUE.name)
         await stack.wait_consuming(RAG_QUEUE.name)
+        await stack.wait_consuming(PIPELINE_QUEUE.name)
         await stack.wait_reading_history()
         yield stack
 
