@@ -167,6 +167,9 @@ class HistoryReader:
                 batch: list[AbstractIncomingMessage] = []
                 with contextlib.suppress(TimeoutError):
                     batch.append(await asyncio.wait_for(inbox.get(), max(0.0, next_check - loop.time())))
+                if not batch and (channel.is_closed or connection.is_closed):
+                    # a lost connection delivers nothing and raises nothing here: reconnect
+                    raise ConnectionError("the history stream's connection is closed")
                 await self._gather(inbox, batch)
                 if batch and not await self._fold(batch):
                     return

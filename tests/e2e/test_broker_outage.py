@@ -36,8 +36,8 @@ async def test_broker_unreachable_means_503_and_no_phantom_job(
         ) as beta:
             before = await submit(beta, "Oslo is in Norway.")
             await proxy.cut()
-            response = await beta.post(
-                "/v1/jobs", json={"operation": "ner.entities", "input": {"text": "Lima"}}
+            response = await beta.post(  # the API waits up to API_PUBLISH_TIMEOUT for a node
+                "/v1/jobs", json={"operation": "ner.entities", "input": {"text": "Lima"}}, timeout=60
             )
             assert response.status_code == 503, response.text
             detail = response.json()["detail"]
