@@ -16,6 +16,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import AMQPError, DeliveryError
 
+from shared.broker_cluster import connect_cluster
 from shared.schemas.rag import SearchCall, SearchReply
 from shared.schemas.topology import RAG_SEARCH_QUEUE
 
@@ -40,7 +41,7 @@ class SearchClient:
 
     @classmethod
     async def connect(cls, url: str, wait: float) -> "SearchClient":
-        connection = await aio_pika.connect_robust(url, client_properties={"connection_name": "api-search"})
+        connection = await connect_cluster(url, client_properties={"connection_name": "api-search"})
         return cls(connection, wait)
 
     async def close(self) -> None:

@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 from services.projector.history_store import HistoryStore, Lost
 from services.projector.projection import Projector, offset_of
 from services.projector.rebuild import RebuildProgress
+from shared.broker_cluster import node_urls
 from shared.schemas.topology import HISTORY_STREAM
 
 __all__ = ["HistoryReader", "stream_end"]
@@ -105,9 +106,7 @@ class HistoryReader:
         delay = 0.5
         while True:
             try:
-                connection = await aio_pika.connect(
-                    self.url, client_properties={"connection_name": "projector history"}
-                )
+                connection = await _connect_any(self.url)
             except (AMQPError, OSError) as exc:
                 log.warning("history stream unreachable (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
@@ -212,3 +211,12 @@ class HistoryReader:
             await self.progress.report(folded, records=len(fresh))
         await batch[-1].ack(multiple=True)
         return True
+
+
+async def _connect_any(amqp_url: str) -> AbstractConnection:
+    """A plain connection to the first node of `AMQP_URL` that answers (one node or a cluster's)."""
+    nodes = node_urls(amqp_url)
+    for node in nodes[:-1]:
+        with contextlib.suppress(AMQPError, OSError):
+            return await aio_pika.connect(node, client_properties={"connection_name": "projector history"})
+    return await aio_pika.connect(nodes[-1], client_properties={"connection_name": "projector history"})
