@@ -18,13 +18,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shared import redis_keys as keys
+from shared.broker_cluster import connect_cluster
 from shared.identity import PublisherIdentities
 from shared.readmodel import JobStore
 from shared.schemas import JobEvent, parse_event
@@ -64,7 +64,7 @@ class HistoryReader:
         stored = await self._redis.get(keys.history_offset_key(self._reader))
         self.offset = self._saved = int(stored) if stored is not None else None
         start: Any = self.offset + 1 if self.offset is not None else "next"
-        self._connection = await aio_pika.connect_robust(
+        self._connection = await connect_cluster(
             self._url, client_properties={"connection_name": f"{self._reader}-history"}
         )
         channel = await self._connection.channel()
