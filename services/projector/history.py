@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
-from aiormq.exceptions import AMQPError
+from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 from prometheus_client import Counter, Gauge
 from redis.exceptions import RedisError
 
@@ -117,10 +117,16 @@ class HistoryReader:
                 while True:
                     start, reason = await self._next_start(connection)
                     await self._read(connection, start, reason)
-            except (AMQPError, ConnectionError, OSError) as exc:
-                log.warning("history stream connection lost (%s); reconnecting", exc)
+            except (AMQPError, ChannelInvalidStateError, ConnectionError, OSError) as exc:
+                # ChannelInvalidStateError: the broker closed the channel under a batch (an ack
+                # later than its consumer timeout while Redis was away), seen at the ack
+                log.warning("history stream connection lost (%r); reconnecting", exc)
             except RedisError as exc:
                 log.warning("redis unavailable while checking the history offset (%s)", exc)
+                await asyncio.sleep(1)
+            except Exception:
+                # Never end quietly: a reader that stops leaves the read model behind for good.
+                log.exception("the history reader failed; starting it again in 1 s")
                 await asyncio.sleep(1)
             finally:
                 await connection.close()

@@ -64,7 +64,7 @@ async def pipelines(service_env: dict[str, str], vhost: str, log_dir: Path) -> A
         "REDIS_URL": str(redis_url),
         "JOBS_BROKER_TENANTS": "",  # the session's broker users have no grants on this vhost
         "API_PORT": str(port),
-        "OCR_MAX_PAGES": "10",
+        "OCR_MAX_PAGES": "30",  # the cancel test's scan
         **{f"{name.upper()}_METRICS_PORT": "0" for name in SERVICES},
     }
     env.pop("LLM_BASE_URL", None)  # no endpoint: the LLM worker's own extractive summaries
@@ -221,9 +221,10 @@ async def test_a_failed_step_fails_the_pipeline_with_its_code_and_id(
     assert await job(client, f"{pipeline_id}.entities") is None  # never started
 
 
-def long_scan() -> bytes:
-    """Five scanned pages: OCR takes seconds, time for a cancel or a crash meanwhile."""
-    return ocr_samples.scanned_pdf(ocr_samples.PARAGRAPHS + ocr_samples.PARAGRAPHS[:2]).data
+def long_scan(pages: int = 5) -> bytes:
+    """Scanned pages (five: OCR takes seconds, time for a crash meanwhile)."""
+    paragraphs = ocr_samples.PARAGRAPHS * (pages // len(ocr_samples.PARAGRAPHS) + 1)
+    return ocr_samples.scanned_pdf(paragraphs[:pages]).data
 
 
 async def wait_step_running(client: httpx.AsyncClient, pipeline_id: str, step: str) -> None:
@@ -240,7 +241,8 @@ async def wait_step_running(client: httpx.AsyncClient, pipeline_id: str, step: s
 async def test_cancelling_a_pipeline_cancels_its_running_step_and_starts_no_more(
     pipelines: Stack, client: httpx.AsyncClient
 ) -> None:
-    stored = await upload(client, "scan.pdf", long_scan())
+    # thirty pages: seconds of OCR left when the step shows running, on a fast machine too
+    stored = await upload(client, "scan.pdf", long_scan(30))
     pipeline_id = await submit(client, ocr_then_entities_and_summary(stored["id"]))
     await wait_step_running(client, pipeline_id, "ocr")
     assert (await client.post(f"/v1/jobs/{pipeline_id}/cancel")).status_code == 202

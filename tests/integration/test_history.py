@@ -254,6 +254,34 @@ async def test_a_read_model_gone_back_in_time_is_read_again(
     assert reader.applied == 4
 
 
+async def test_a_channel_closed_under_a_batch_is_reopened(
+    history: History, clean: Redis, start_reader: Start, tenant: str
+) -> None:
+    """The broker closes the reader's channel while a batch waits on Redis (an ack later than
+    its consumer timeout): the batch's ack fails, and the reader must read on, not end."""
+    reader = await start_reader()
+    fold = reader.projector.fold
+    closed: list[int] = []
+
+    async def fold_then_lose_the_channel(records: Any, after: int | None) -> Any:
+        folded = await fold(records, after)
+        if not closed:
+            closed.append(len(records))
+            await records[-1].channel.close()  # what the broker's consumer timeout does
+        return folded
+
+    reader.projector.fold = fold_then_lose_the_channel  # type: ignore[method-assign]
+    first, second = _command(tenant), _command(tenant)
+    await _run_job(history, first)  # offsets 0..3
+    await _until(lambda: asyncio.sleep(0, bool(closed)))
+    await _run_job(history, second)  # offsets 4..7: read only if the reader came back
+    await _until(lambda: _folded(clean, 7), within=15)
+    store = JobStore(clean)
+    for job in (first, second):
+        assert (await store.get(tenant, job.job_id)).status == JobStatus.succeeded  # type: ignore[union-attr]
+    assert await _log(clean, first.job_id) == ["queued", "started", "progress", "succeeded"]
+
+
 async def test_forged_records_are_skipped_and_counted(
     history: History, clean: Redis, start_reader: Start, tenant: str
 ) -> None:

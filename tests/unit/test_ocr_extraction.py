@@ -134,7 +134,7 @@ async def test_ocr_runs_off_the_event_loop(extractor: TextExtractor, catalog: Fi
     done.set()
     await ticking
     assert [p.method for p in result.pages] == ["ocr", "ocr"]
-    assert elapsed > 0.5  # real work happened while we measured
-    # OCR on the loop would stall it for about the whole run; threads still contend for the GIL
-    stalled = f"the event loop stalled for {worst:.2f}s during {elapsed:.2f}s of OCR"
-    assert worst < max(0.25, elapsed / 3), stalled
+    # OCR on the loop would stall it for a whole page (half the run, two pages); in a thread the
+    # worst gap is a GIL switch or a busy machine's scheduling, a few ms against ~100+ ms a page
+    stalled = f"the event loop stalled for {worst:.3f}s during {elapsed:.3f}s of OCR"
+    assert worst < elapsed / 6, stalled
