@@ -11,6 +11,7 @@ No numpy here: the API reads and deletes through this module too.
 import io
 import json
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 
 LOCK_SECONDS = 30.0
 """Longest a writer may hold a tenant's catalog (a crashed one lets go after this)."""
+RECENT_KEY = "jobs:rag:searched"
+"""Collections by when they were last searched (a sorted set of `[tenant, collection]`)."""
+RECENT_KEEP = 1000
 
 
 class FileEntry(BaseModel):
@@ -98,6 +102,19 @@ class CollectionCatalog:
         only reading the catalog itself tells)."""
         value = await self.redis.get(self._revision_key(tenant))
         return str(value) if value is not None else None
+
+    async def searched(self, tenant: str, collection: str) -> None:
+        """Note that a collection was just searched (a search worker loads these at start)."""
+        await self.redis.zadd(RECENT_KEY, {json.dumps([tenant, collection]): time.time()})
+
+    async def recently_searched(self, limit: int) -> list[tuple[str, str]]:
+        """The `limit` collections searched last, newest first (older ones are forgotten)."""
+        await self.redis.zremrangebyrank(RECENT_KEY, 0, -RECENT_KEEP - 1)
+        found: list[tuple[str, str]] = []
+        for member in await self.redis.zrevrange(RECENT_KEY, 0, limit - 1):
+            tenant, collection = json.loads(member)
+            found.append((tenant, collection))
+        return found
 
     async def record(self, tenant: str, collection: str, file_id: str, entry: FileEntry) -> FileEntry | None:
         """Add or replace a file's entry; returns the one it replaced (its segment is then deleted)."""

@@ -39,7 +39,7 @@ class StepPort(Protocol):
         """What the read model has of these jobs, with results."""
 
     async def start(self, command: JobCommand) -> None:
-        """Publish a step's command (confirmed), then its `queued`."""
+        """Publish a step's command (confirmed), then record it `queued`."""
 
     async def cancel(self, job_ids: Sequence[str]) -> None:
         """Ask these steps to stop (the cancel flag their workers poll)."""

@@ -43,8 +43,9 @@ class InfrastructureSteps:
         return [view for view in found if view is not None]
 
     async def start(self, command: JobCommand) -> None:
-        """The command first: once the broker has it the step runs whatever happens next; its
-        `queued` is published and applied after, as the API does for a submission."""
+        """The command first: once the broker has it the step runs whatever happens next. Its
+        `queued` is written to the read model after, as the API does for a submission; the
+        history stream holds the command, which the projector folds to the same `queued`."""
         with _transient("broker_unavailable"):
             await self._publisher.publish_command(command)
         queued = JobTimeline.new(command).queued()
@@ -52,8 +53,6 @@ class InfrastructureSteps:
             await self._store.apply(queued)
         except RedisError as exc:  # the worker's first event creates the record
             log.warning("step %s started, not yet recorded: %s", command.job_id, exc)
-        with _transient("broker_unavailable"):
-            await self._publisher.publish_event(queued)
 
     async def cancel(self, job_ids: Sequence[str]) -> None:
         with _transient("redis_unavailable"):

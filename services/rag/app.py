@@ -1,5 +1,7 @@
 """RAG worker: consumes `rag.jobs` (index, ask), answers `rag.search` calls, publishes job events."""
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,8 +46,10 @@ def create_app(settings: RagSettings) -> PropanApp:
     @asynccontextmanager
     async def operations(settings: RagSettings, redis: Redis) -> AsyncIterator[dict[str, OperationHandler]]:
         storage = open_storage(settings.storage)
-        store = BlobVectorStore(CollectionCatalog(storage, redis))
+        catalog = CollectionCatalog(storage, redis)
+        store = BlobVectorStore(catalog, budget_bytes=settings.memory_budget_mb << 20)
         embedding = EmbeddingThread(embedder_from_settings(settings.embeddings))
+        warming = asyncio.create_task(_warm(store, embedding.model, settings.warm_collections))
         chat = None
         if settings.llm_base_url:
             chat = StreamingChat(
@@ -79,6 +83,9 @@ def create_app(settings: RagSettings) -> PropanApp:
                 "rag.ask": Asker(store, embedding, chat, interval=settings.progress_interval).run,
             }
         finally:
+            warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warming
             indexer.close()
             embedding.close()
             if chat is not None:
@@ -92,3 +99,15 @@ def create_app(settings: RagSettings) -> PropanApp:
         "RAG worker: document collections (index PDFs, answer questions citing pages)",
         extend=extend,
     )
+
+
+async def _warm(store: BlobVectorStore, model: str, limit: int) -> None:
+    """In the background: searches meanwhile load what they need themselves."""
+    if limit == 0:
+        return
+    try:
+        loaded = await store.warm(model, limit)
+    except Exception as exc:  # a cold start, not a broken worker
+        log.warning("could not load the recently searched collections: %r", exc)
+        return
+    log.info("loaded %d recently searched collections (%.0f MB)", loaded, store.loaded_bytes / 2**20)

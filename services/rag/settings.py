@@ -17,6 +17,20 @@ class RagSettings(WorkerSettings, UsesStorage, UsesEmbeddings):
     prefetch: int = Field(4, ge=1, description="Jobs one process runs at once (unacked deliveries).")
     time_limit: float = Field(3600.0, gt=0, description="Seconds one attempt of a rag job may run.")
 
+    # Searching: loaded collections stay in memory.
+    memory_budget_mb: int = Field(
+        2048,
+        ge=1,
+        description="Memory for collections loaded for search (vectors and texts, about 2.5 MB per "
+        "1,000 chunks); beyond it the collection searched least recently is dropped.",
+    )
+    warm_collections: int = Field(
+        20,
+        ge=0,
+        description="At start, load this many of the collections searched last (within the budget), "
+        "so the first searches after a restart do not wait for loading.",
+    )
+
     # Reading PDFs (the OCR worker's limits and engine).
     max_pages: int = Field(500, ge=1, description="PDFs with more pages fail with `too_many_pages`.")
     render_dpi: int = Field(200, ge=50, le=600, description="Resolution scanned pages are rendered at.")

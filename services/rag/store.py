@@ -12,12 +12,15 @@ machine is seen by the next search. pgvector or a vector database fits behind `V
 import asyncio
 import io
 import json
+import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+from prometheus_client import Gauge
 
 from services.rag.chunking import Chunk
 from shared.collections import Catalog, CollectionCatalog, FileEntry, now_iso
@@ -25,7 +28,11 @@ from shared.schemas.rag import Source
 
 __all__ = ["BlobVectorStore", "CollectionEmpty", "CollectionIndex", "Segment", "VectorStore"]
 
+log = logging.getLogger(__name__)
+
 Matrix = npt.NDArray[np.float32]
+LOADED_BYTES = Gauge("rag_loaded_bytes", "Bytes of collection vectors and texts held in memory for search.")
+LOADED_COLLECTIONS = Gauge("rag_loaded_collections", "Collections held in memory for search.")
 
 
 class CollectionEmpty(Exception):
@@ -45,6 +52,11 @@ class Segment:
         texts = np.frombuffer(json.dumps(self.texts, ensure_ascii=False).encode(), dtype=np.uint8)
         np.savez_compressed(out, vectors=self.vectors, pages=self.pages, texts=texts)
         return out.getvalue()
+
+    @property
+    def nbytes(self) -> int:
+        """About what it holds in memory (texts: UTF-8 length plus a str object's header)."""
+        return self.vectors.nbytes + self.pages.nbytes + sum(len(t) + 50 for t in self.texts)
 
     @classmethod
     def decode(cls, data: bytes) -> "Segment":
@@ -73,6 +85,11 @@ class CollectionIndex:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @property
+    def nbytes(self) -> int:
+        """Its own arrays and lists; the texts themselves are its segments' (shared)."""
+        return self.matrix.nbytes + self.pages.nbytes + 16 * len(self.texts)
 
     def search(self, query: Matrix, top_k: int) -> list[Source]:
         """Best first; `query` is one L2-normalised vector."""
@@ -103,10 +120,15 @@ class VectorStore(Protocol):
 
 
 class BlobVectorStore:
-    def __init__(self, catalog: CollectionCatalog) -> None:
+    """`budget_bytes`: what loaded collections may hold in memory; beyond it the one searched
+    least recently is dropped (the one just loaded always stays)."""
+
+    def __init__(self, catalog: CollectionCatalog, *, budget_bytes: int = 2 << 30) -> None:
         self.catalog = catalog
+        self.budget_bytes = budget_bytes
         self._segments: dict[str, Segment] = {}  # by blob key (a new key per indexing)
-        self._indexes: dict[tuple[str, str], tuple[tuple[str, ...], CollectionIndex]] = {}
+        self._indexes: OrderedDict[tuple[str, str], tuple[tuple[str, ...], CollectionIndex]] = OrderedDict()
+        """Loaded collections, least recently searched first."""
         self._revisions: dict[str, str] = {}
         self._catalogs: dict[str, Catalog] = {}
         self._loading = asyncio.Lock()
@@ -132,8 +154,11 @@ class BlobVectorStore:
             raise
         return previous.chunks if previous else 0
 
-    async def index(self, tenant: str, collection: str, model: str) -> CollectionIndex:
-        """The collection's chunks embedded with `model`, loaded (once per revision)."""
+    async def index(
+        self, tenant: str, collection: str, model: str, *, recent: bool = True
+    ) -> CollectionIndex:
+        """The collection's chunks embedded with `model`, loaded (once per revision). `recent`
+        False: loaded as the least recently searched (warming up, oldest last)."""
         async with self._loading:
             revision = await self.catalog.revision(tenant)
             catalog = self._catalogs.get(tenant)
@@ -151,15 +176,46 @@ class BlobVectorStore:
             keys = tuple(e.segment for _, e in files)
             cached = self._indexes.get((tenant, collection))
             if cached is not None and cached[0] == keys:
+                self._indexes.move_to_end((tenant, collection), last=recent)
                 return cached[1]
             segments = [(fid, await self._segment(e.segment)) for fid, e in files]
             dim = segments[0][1].vectors.shape[1] if segments else 0
             index = await asyncio.to_thread(CollectionIndex, segments, dim)
             self._indexes[(tenant, collection)] = (keys, index)
+            self._indexes.move_to_end((tenant, collection), last=recent)
+            self._evict()
+            return index
+
+    @property
+    def loaded_bytes(self) -> int:
+        return sum(i.nbytes for _, i in self._indexes.values()) + sum(
+            s.nbytes for s in self._segments.values()
+        )
+
+    def _evict(self) -> None:
+        """Drop segments no loaded collection uses, then collections searched least recently
+        while over the budget (one always stays)."""
+        while True:
             live = {k for ks, _ in self._indexes.values() for k in ks}
             for stale in [k for k in self._segments if k not in live]:
                 del self._segments[stale]
-            return index
+            if len(self._indexes) <= 1 or self.loaded_bytes <= self.budget_bytes:
+                break
+            (tenant, collection), _ = self._indexes.popitem(last=False)
+            log.info("collection %r of tenant %r dropped from memory (over the budget)", collection, tenant)
+        LOADED_BYTES.set(self.loaded_bytes)
+        LOADED_COLLECTIONS.set(len(self._indexes))
+
+    async def warm(self, model: str, limit: int) -> int:
+        """Load the collections searched last (newest first) until the budget is full, so the
+        first searches after a start do not wait for loading; returns how many it loaded."""
+        loaded = 0
+        for tenant, collection in await self.catalog.recently_searched(limit):
+            index = await self.index(tenant, collection, model, recent=False)
+            if (tenant, collection) not in self._indexes:
+                break  # it did not fit beside the newer ones
+            loaded += len(index) > 0
+        return loaded
 
     async def _segment(self, key: str) -> Segment:
         if key not in self._segments:
@@ -173,6 +229,7 @@ class BlobVectorStore:
         index = await self.index(tenant, collection, model)
         if len(index) == 0:
             raise CollectionEmpty(f"collection {collection!r} has no chunks to search")
+        await self.catalog.searched(tenant, collection)
         if len(index) < 20_000:  # a thread hop costs more than the product itself
             return index.search(query, top_k)
         return await asyncio.to_thread(index.search, query, top_k)
