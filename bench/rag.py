@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -37,7 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from services.rag.chunking import chunk_page
 from services.rag.embedding import embedder_from_settings
 from services.rag.embedding_settings import EmbeddingSettings
-from services.rag.store import BlobVectorStore, CollectionIndex, Segment
+from services.rag.settings import RagSettings
+from services.rag.store import THREADED_FROM, BlobVectorStore, CollectionIndex, Segment
 from shared.collections import CollectionCatalog
 from shared.storage import LocalStorage
 from tests.support.infra import provide_infra
@@ -82,21 +84,26 @@ def show(what: str, count: int, first: float, second: float) -> None:
 
 
 def search_alone(sizes: list[int], dim: int, queries: int) -> dict[int, tuple[float, float]]:
+    """As the service searches: spread over its default search threads from THREADED_FROM."""
     rng = np.random.default_rng(1)
+    threads = RagSettings.model_fields["search_threads"].default
+    pool = ThreadPoolExecutor(threads)
     out = {}
     for size in sizes:
+        parts = threads if size >= THREADED_FROM else 1
         index = CollectionIndex([("0" * 32, random_segment(rng, size, dim, ["x"]))], dim)
         query = rng.normal(size=dim).astype(np.float32)
         query /= np.linalg.norm(query)
         times, cpu = [], []
         for _ in range(queries):
             started, used = time.perf_counter(), time.process_time()
-            index.search(query, 5)
+            index.search(query, 5, pool, parts)
             times.append(time.perf_counter() - started)
             cpu.append(time.process_time() - used)
         out[size] = percentiles(times)
         show("exact search alone", size, *out[size])
         show("  its CPU time (p50, p99)", size, *percentiles(cpu))
+    pool.shutdown()
     return out
 
 

@@ -47,7 +47,9 @@ def create_app(settings: RagSettings) -> PropanApp:
     async def operations(settings: RagSettings, redis: Redis) -> AsyncIterator[dict[str, OperationHandler]]:
         storage = open_storage(settings.storage)
         catalog = CollectionCatalog(storage, redis)
-        store = BlobVectorStore(catalog, budget_bytes=settings.memory_budget_mb << 20)
+        store = BlobVectorStore(
+            catalog, budget_bytes=settings.memory_budget_mb << 20, threads=settings.search_threads
+        )
         embedding = EmbeddingThread(embedder_from_settings(settings.embeddings))
         warming = asyncio.create_task(_warm(store, embedding.model, settings.warm_collections))
         chat = None
@@ -87,6 +89,7 @@ def create_app(settings: RagSettings) -> PropanApp:
             with contextlib.suppress(asyncio.CancelledError):
                 await warming
             indexer.close()
+            store.close()
             embedding.close()
             if chat is not None:
                 await chat.close()

@@ -24,6 +24,13 @@ class RagSettings(WorkerSettings, UsesStorage, UsesEmbeddings):
         description="Memory for collections loaded for search (vectors and texts, about 2.5 MB per "
         "1,000 chunks); beyond it the collection searched least recently is dropped.",
     )
+    search_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Threads one search of a large collection (20,000 chunks or more) is spread over; "
+        "its time goes to reading the vectors from memory, which one core does not saturate.",
+    )
     warm_collections: int = Field(
         20,
         ge=0,

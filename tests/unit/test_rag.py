@@ -8,6 +8,7 @@ import hashlib
 import itertools
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
@@ -99,6 +100,9 @@ def test_search_is_exact_and_best_first() -> None:
     assert found[0].file_id == ("a" * 32 if best < 1000 else "b" * 32)
     assert found[0].page == (best + 1 if best < 1000 else best - 999)
     assert len(index.search(query, 50_000)) == 3000
+    with ThreadPoolExecutor(3) as pool:  # the product cut into row blocks: the same answer
+        assert index.search(query, 10, pool, parts=3) == found
+        assert index.search(query, 10, pool, parts=7) == found
 
 
 def test_search_finds_the_page_that_says_it() -> None:
