@@ -10,17 +10,26 @@ queues and consumers are restored there by aio-pika as after any reconnect.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 import aio_pika
 from aio_pika import RobustConnection
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractConnection, AbstractRobustConnection
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS
+from aiormq.exceptions import AMQPError
 from yarl import URL
 
-__all__ = ["ClusterConnection", "connect_cluster", "connection_options", "node_urls", "redacted"]
+__all__ = [
+    "ClusterConnection",
+    "connect_cluster",
+    "connect_first",
+    "connection_options",
+    "node_urls",
+    "redacted",
+]
 
 log = logging.getLogger(__name__)
 
@@ -124,3 +133,13 @@ async def connect_cluster(amqp_url: str, **kwargs: Any) -> AbstractRobustConnect
         **connection_options(amqp_url), **kwargs
     )
     return connection
+
+
+async def connect_first(amqp_url: str, **kwargs: Any) -> AbstractConnection:
+    """A plain (not robust) connection to the first node of `amqp_url` that answers, for a
+    reader that decides itself where to resume after a reconnect."""
+    nodes = node_urls(amqp_url)
+    for node in nodes[:-1]:
+        with contextlib.suppress(AMQPError, OSError):
+            return await aio_pika.connect(node, **kwargs)
+    return await aio_pika.connect(nodes[-1], **kwargs)

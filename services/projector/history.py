@@ -17,7 +17,6 @@ import logging
 import time
 from collections.abc import Sequence
 
-import aio_pika
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 from aiormq.exceptions import AMQPError, ChannelInvalidStateError
 from prometheus_client import Counter, Gauge
@@ -26,7 +25,7 @@ from redis.exceptions import RedisError
 from services.projector.history_store import HistoryStore, Lost
 from services.projector.projection import Projector, offset_of
 from services.projector.rebuild import RebuildProgress
-from shared.broker_cluster import node_urls
+from shared.broker_cluster import connect_first
 from shared.schemas.topology import HISTORY_STREAM
 
 __all__ = ["HistoryReader", "stream_end"]
@@ -36,7 +35,7 @@ log = logging.getLogger(__name__)
 FOLDED_OFFSET = Gauge("projector_history_offset", "Offset of the last history record folded into Redis.")
 REBUILDS = Counter(
     "projector_rebuilds",
-    "Replays of the job history into Redis, by reason (empty, lost, behind, requested).",
+    "Replays of the job history into Redis, by reason (empty, lost, behind, requested, new_stream).",
     ["reason"],
 )
 Start = int | str
@@ -106,7 +105,9 @@ class HistoryReader:
         delay = 0.5
         while True:
             try:
-                connection = await _connect_any(self.url)
+                connection = await connect_first(
+                    self.url, client_properties={"connection_name": "projector history"}
+                )
             except (AMQPError, OSError) as exc:
                 log.warning("history stream unreachable (%s); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
@@ -140,6 +141,20 @@ class HistoryReader:
         else:
             stored = await self.history.stored_offset()
             start, reason = ("first", "empty") if stored is None else (stored + 1, "")
+            if stored is not None:
+                end = await stream_end(connection, self.stream)
+                if end is None or end < stored:
+                    # The read model has folded records this stream never had: a new stream
+                    # (the broker's data was replaced). Resuming after `stored` would skip
+                    # everything up to it, so the read model is refolded from the first.
+                    log.warning(
+                        "the read model is at history offset %d, past the stream's end (%s): "
+                        "a new stream; rebuilding from its first record",
+                        stored,
+                        end,
+                    )
+                    await self.history.forget_offset()  # else it would never move down to ours
+                    start, reason, stored = "first", "new_stream", None
             self.applied = stored
         if reason:
             REBUILDS.labels(reason).inc()
@@ -217,12 +232,3 @@ class HistoryReader:
             await self.progress.report(folded, records=len(fresh))
         await batch[-1].ack(multiple=True)
         return True
-
-
-async def _connect_any(amqp_url: str) -> AbstractConnection:
-    """A plain connection to the first node of `AMQP_URL` that answers (one node or a cluster's)."""
-    nodes = node_urls(amqp_url)
-    for node in nodes[:-1]:
-        with contextlib.suppress(AMQPError, OSError):
-            return await aio_pika.connect(node, client_properties={"connection_name": "projector history"})
-    return await aio_pika.connect(nodes[-1], client_properties={"connection_name": "projector history"})

@@ -62,6 +62,10 @@ class HistoryStore:
         value = await self.redis.get(keys.HISTORY_OFFSET)
         return None if value is None else int(value)
 
+    async def forget_offset(self) -> None:
+        """The stored offset belongs to another stream: drop it (the next fold sets ours)."""
+        await self.redis.delete(keys.HISTORY_OFFSET)
+
     async def fold(
         self,
         events: Sequence[JobEvent],

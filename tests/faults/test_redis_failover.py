@@ -20,7 +20,7 @@ from tests.e2e.conftest import KEYS, Stack
 from tests.e2e.helpers import follow, submit
 from tests.faults.helpers import SENTENCE, wait_all_terminal
 from tests.support.infra import Infra, ensure_vhost
-from tests.support.sentinels import MASTER, SentinelGroup
+from tests.support.sentinels import MASTER, SentinelGroup, running_group
 from tools.devstack import Launcher, free_port, wait_ready
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
@@ -28,11 +28,8 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
 
 @pytest.fixture
 def sentinel_group() -> Iterator[SentinelGroup]:
-    group = SentinelGroup(password="data-secret", sentinel_password="sentinel-secret")
-    try:
-        yield group.start()
-    finally:
-        group.stop()
+    with running_group() as group:
+        yield group
 
 
 @pytest.fixture

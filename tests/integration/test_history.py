@@ -231,6 +231,22 @@ async def test_finished_jobs_keep_only_what_is_left_of_their_ttl(
     assert await store.active_jobs(tenant) == 0
 
 
+async def test_a_read_model_ahead_of_a_new_stream_is_refolded_from_its_first_record(
+    history: History, clean: Redis, start_reader: Start, tenant: str
+) -> None:
+    """The broker's data was replaced (a new stream, offsets from 0 again) under a read model
+    that had folded 50 records of the old one: resuming after 50 would skip the new ones."""
+    await clean.set(keys.HISTORY_OFFSET, 50)
+    job = _command(tenant)
+    await _run_job(history, job)  # offsets 0..3 of the new stream
+    before = REBUILDS.labels("new_stream")._value.get()
+    reader = await start_reader()
+    await _until(lambda: asyncio.sleep(0, reader.applied == 3))
+    assert (await JobStore(clean).get(tenant, job.job_id)).status == JobStatus.succeeded  # type: ignore[union-attr]
+    assert REBUILDS.labels("new_stream")._value.get() == before + 1
+    assert int(await clean.get(keys.HISTORY_OFFSET)) == 3
+
+
 async def test_a_read_model_gone_back_in_time_is_read_again(
     history: History, clean: Redis, start_reader: Start, tenant: str
 ) -> None:

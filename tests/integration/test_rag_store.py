@@ -22,7 +22,9 @@ CHUNKS = 500
 def _segment(seed: int) -> Segment:
     vectors = np.random.default_rng(seed).normal(size=(CHUNKS, DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    return Segment(vectors, np.arange(1, CHUNKS + 1, dtype=np.int32), [f"chunk {seed}/{i}" for i in range(CHUNKS)])
+    return Segment(
+        vectors, np.arange(1, CHUNKS + 1, dtype=np.int32), [f"chunk {seed}/{i}" for i in range(CHUNKS)]
+    )
 
 
 async def _fill(catalog: CollectionCatalog, tenant: str, names: list[str]) -> dict[str, Segment]:

@@ -26,7 +26,7 @@ from shared.control import JobControl
 from shared.readmodel import JobStore
 from shared.schemas import JobCommand, JobTimeline
 from shared.settings import CommonSettings
-from tests.support.sentinels import MASTER, SentinelGroup
+from tests.support.sentinels import MASTER, SentinelGroup, running_group
 
 pytestmark = pytest.mark.integration
 
@@ -35,11 +35,8 @@ DB = 4
 
 @pytest.fixture
 def group() -> Iterator[SentinelGroup]:
-    group = SentinelGroup(password="data-secret", sentinel_password="sentinel-secret")
-    try:
-        yield group.start()
-    finally:
-        group.stop()
+    with running_group() as group:
+        yield group
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -13,7 +15,7 @@ import redis
 
 from tools.devstack import free_port, wait_until
 
-__all__ = ["SentinelGroup"]
+__all__ = ["MASTER", "SentinelGroup", "running_group"]
 
 MASTER = "jobs"
 
@@ -170,3 +172,13 @@ class SentinelGroup:
             proc.wait(timeout=10)
         self._procs.clear()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextmanager
+def running_group() -> Iterator[SentinelGroup]:
+    """A started group with both passwords set (`data-secret`, `sentinel-secret`), stopped after."""
+    group = SentinelGroup(password="data-secret", sentinel_password="sentinel-secret")
+    try:
+        yield group.start()
+    finally:
+        group.stop()
