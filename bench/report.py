@@ -208,7 +208,8 @@ def _rows(r: Results) -> list[Row]:
                 f"{small['end_to_end_jobs_per_s']} -> {large['end_to_end_jobs_per_s']} ({change:+.0%})",
                 "",
                 "",
-                f"within 10%: {_verdict(abs(change) <= 0.10)}"
+                # the target is that work does not slow down as it grows; faster is within it
+                f"no slower than 10%: {_verdict(change >= -0.10)}"
                 + (" (faster at scale)" if change > 0.10 else ""),
             )
         )

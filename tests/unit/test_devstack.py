@@ -1,6 +1,7 @@
 """The stack launcher with small real processes: what it stops, what it restarts."""
 
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -59,3 +60,19 @@ def test_a_process_that_exited_is_reported_with_its_log(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="crashed exited with 1") as raised:
         launcher.check_alive()
     assert "no broker" in str(raised.value)
+
+
+def test_a_process_does_not_outlive_the_one_that_started_it(tmp_path: Path) -> None:
+    """A test run killed mid-teardown (its timeout) must not leave services consuming."""
+    starter = (
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
+        "from tools.devstack import Process\n"
+        "print(Process('sleeper', ['sleep', '60'], {}).start().pid, flush=True)\n"
+        "os._exit(0)  # no teardown at all\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", starter], capture_output=True, text=True, timeout=30, check=True
+    )
+    orphan = int(done.stdout.strip())
+    wait_until(lambda: not _alive(orphan), 10, "the orphaned child to end")

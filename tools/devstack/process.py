@@ -1,11 +1,16 @@
 """One child process of the stack: started in its own session, so that stopping it also stops
-whatever it forked (the NER model process, Celery's prefork pool) and nothing else."""
+whatever it forked (the NER model process, Celery's prefork pool) and nothing else. On Linux
+it also gets SIGTERM when the process that started it dies (a test run killed by its timeout
+mid-teardown, a `make run` killed), so no service outlives its stack and goes on consuming
+from the test broker under old code."""
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -46,6 +51,16 @@ def service_command(service: str) -> list[str]:
     return [str(ENVIRONMENTS[service].python), "-m", f"services.{service}"]
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the thread that started it ends. Only Linux has
+    it; elsewhere a child outlives a killed parent as before."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class Process:
     """A command with its output in `<log_dir>/<name>.log`, or on this terminal without a log_dir."""
 
@@ -67,11 +82,19 @@ class Process:
 
     def start(self) -> Self:
         if self.log_path is None:
-            self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.argv, cwd=self.cwd, env=self.env, start_new_session=True, preexec_fn=_die_with_parent
+            )
             return self
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                self.argv, cwd=self.cwd, env=self.env, stdout=log, stderr=log, start_new_session=True
+                self.argv,
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         return self
 
