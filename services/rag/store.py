@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -58,7 +59,7 @@ class Segment:
         np.savez_compressed(out, vectors=self.vectors, pages=self.pages, texts=texts)
         return out.getvalue()
 
-    @property
+    @cached_property
     def nbytes(self) -> int:
         """About what it holds in memory (texts: UTF-8 length plus a str object's header)."""
         return self.vectors.nbytes + self.pages.nbytes + sum(len(t) + 50 for t in self.texts)
