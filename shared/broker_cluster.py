@@ -141,5 +141,7 @@ async def connect_first(amqp_url: str, **kwargs: Any) -> AbstractConnection:
     nodes = node_urls(amqp_url)
     for node in nodes[:-1]:
         with contextlib.suppress(AMQPError, OSError):
-            return await aio_pika.connect(node, **kwargs)
-    return await aio_pika.connect(nodes[-1], **kwargs)
+            connection: AbstractConnection = await aio_pika.connect(node, **kwargs)
+            return connection
+    last: AbstractConnection = await aio_pika.connect(nodes[-1], **kwargs)
+    return last

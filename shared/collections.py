@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import cast
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
@@ -112,7 +113,7 @@ class CollectionCatalog:
         await self.redis.zremrangebyrank(RECENT_KEY, 0, -RECENT_KEEP - 1)
         found: list[tuple[str, str]] = []
         for member in await self.redis.zrevrange(RECENT_KEY, 0, limit - 1):
-            tenant, collection = json.loads(member)
+            tenant, collection = json.loads(cast(str | bytes, member))
             found.append((tenant, collection))
         return found
 
