@@ -36,7 +36,7 @@ system-packages:  ## Debian packages tests need: Chromium (dashboard), Tesseract
 	@test -x $(CHROMIUM) -a -x $(TESSERACT) || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium tesseract-ocr; }
 
-run: install  ## start the API, the NER, OCR and LLM workers and the projector (RabbitMQ and Redis must be up)
+run: install  ## start the API, the NER, OCR, LLM and rag workers, the pipeline driver and the projector (RabbitMQ and Redis must be up)
 	$(RUN) python -m tools.devstack
 
 test: install system-packages  ## the whole suite against the real RabbitMQ and Redis
