@@ -16,15 +16,19 @@ from aio_pika.abc import AbstractIncomingMessage as IncomingMessage
 from aiormq.exceptions import ChannelAccessRefused
 from yarl import URL
 
+from services.api.search_client import SearchClient
 from shared.identity import FORWARDED_FOR_HEADER, PublisherIdentities
 from shared.messaging import Publisher, declare_topology
 from shared.schemas import JobCommand, JobTimeline
+from shared.schemas.rag import SearchCall, SearchReply, Source
 from shared.schemas.topology import (
     DEAD_LETTER_WATCH_QUEUE,
     EVENTS_EXCHANGE,
     HISTORY_STREAM,
     JOBS_EXCHANGE,
     NER_QUEUE,
+    RAG_SEARCH_QUEUE,
+    RAG_SEARCH_TTL_MS,
 )
 from tests.support.infra import Infra
 from tools.asyncapi.subscribers import discover_subscriptions
@@ -189,6 +193,41 @@ async def test_the_api_user_publishes_its_job_events(
     taken = await asyncio.wait_for(found, 10)  # in the job history
     assert taken.user_id == URL(users.url["api"]).user
     await channel.close()
+
+
+async def test_the_api_user_calls_rag_search_and_the_rag_user_answers(users: Users) -> None:
+    """The RPC over the default exchange and direct reply-to, each side with its own grants:
+    the rag user declares and reads `rag.search` and replies; the API user calls and hears."""
+    rag = await aio_pika.connect(users.url["rag"])
+    api = await SearchClient.connect(users.url["api"], wait=10)
+    try:
+        channel = await rag.channel()
+        queue = await channel.declare_queue(  # as services/propan_wiring.py serve_rpc declares it
+            RAG_SEARCH_QUEUE, durable=False, arguments={"x-message-ttl": RAG_SEARCH_TTL_MS}
+        )
+
+        async def answer(message: IncomingMessage) -> None:
+            call = SearchCall.model_validate_json(message.body)
+            reply = SearchReply(results=[Source(file_id="f" * 32, page=1, text=call.query, score=1.0)])
+            await channel.default_exchange.publish(
+                aio_pika.Message(reply.model_dump_json().encode(), correlation_id=message.correlation_id),
+                routing_key=message.reply_to or "",
+            )
+            await message.ack()
+
+        await queue.consume(answer)
+        found = await api.search(SearchCall(tenant="acme", collection="c", query="who?", top_k=1))
+        assert [r.text for r in found.results] == ["who?"]
+    finally:
+        await api.close()
+        await rag.close()
+    tenant = await aio_pika.connect(users.url["tenant"])
+    try:  # a direct publisher may not call it
+        refused = await tenant.channel()
+        with pytest.raises(ChannelAccessRefused):
+            await refused.default_exchange.publish(aio_pika.Message(b"{}"), routing_key=RAG_SEARCH_QUEUE)
+    finally:
+        await tenant.close()
 
 
 def test_applying_again_changes_nothing_but_permissions(users: Users, infra: Infra) -> None:
