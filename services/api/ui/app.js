@@ -607,7 +607,7 @@ function uploadItem(filename) {
         setBar(progress, data.fraction);
         message.textContent = data.message;
         const done = PAGE_DONE.exec(data.message);
-        if (done) page(Number(done[1]), Number(done[2]), `${done[3]} chunks`);
+        if (done) page(Number(done[1]), Number(done[2]), count(Number(done[3]), "chunk"));
       } else if (type === "succeeded") {
         state("done", "succeeded");
         setBar(progress, 1);
