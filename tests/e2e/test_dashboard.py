@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pypdfium2 as pdfium
 import pytest
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import FilePayload, Page, async_playwright, expect
 from redis.asyncio import Redis
 
 from shared.readmodel import JobStore
@@ -216,9 +216,8 @@ async def test_a_collection_from_upload_to_a_cited_answer(
     await page.click("#new-collection button[type=submit]")
     await expect(page.locator("#new-collection-error")).to_contain_text("lower-case letters")
     await page.fill("#new-collection-name", name)
-    await page.set_input_files(
-        "#new-collection-files", files=[{"name": filename, "mimeType": "application/pdf", "buffer": pdf}]
-    )
+    chosen: FilePayload = {"name": filename, "mimeType": "application/pdf", "buffer": pdf}
+    await page.set_input_files("#new-collection-files", files=[chosen])
     await page.click("#new-collection button[type=submit]")
 
     await expect(page.locator("#collection-view")).to_be_visible()
@@ -237,7 +236,9 @@ async def test_a_collection_from_upload_to_a_cited_answer(
     row = page.locator(f'#collection-files tr[data-file-id="{file_id}"]')
     await expect(row.locator("td.file")).to_have_text(filename)
     await expect(row.locator("td.pages")).to_have_text("3")
-    await expect(page.locator("#collection-summary")).to_have_text(re.compile(r"^1 file, 3 pages, \d+ chunks$"))
+    await expect(page.locator("#collection-summary")).to_have_text(
+        re.compile(r"^1 file, 3 pages, \d+ chunks$")
+    )
 
     await page.evaluate(WATCH_ANSWER)
     await page.fill("#question", "When does the lease end?")

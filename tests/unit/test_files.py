@@ -53,12 +53,17 @@ async def test_files_are_stored_per_tenant(tmp_path: Path) -> None:
     assert not [p for p in await asyncio.to_thread(lambda: list(tmp_path.rglob("*"))) if p.is_file()]
 
 
-async def test_a_file_streams_in_chunks_and_a_missing_blob_is_missing_before_the_first(tmp_path: Path) -> None:
+async def test_a_file_streams_and_a_missing_blob_is_missing_before_the_first_byte(tmp_path: Path) -> None:
     storage = LocalStorage(tmp_path)
     catalog = FileCatalog(storage)
     data = bytes(range(256)) * 9000  # over two of the storage's 1 MB chunks
     info = await catalog.add(
-        "acme", filename="a.pdf", content_type="application/pdf", size=len(data), sha256="x", source=io.BytesIO(data)
+        "acme",
+        filename="a.pdf",
+        content_type="application/pdf",
+        size=len(data),
+        sha256="x",
+        source=io.BytesIO(data),
     )
     found, chunks = await catalog.stream("acme", info.id)
     assert found == info

@@ -169,7 +169,9 @@ async def get_reader_tenant(
     responses={
         200: {
             "description": "The file as uploaded, its type the detected one, shown inline",
-            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in SUPPORTED_CONTENT_TYPES},
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}} for t in SUPPORTED_CONTENT_TYPES
+            },
         },
         **error_responses(meaning={404: "No such file"}),
     },
