@@ -3,6 +3,7 @@ from the page, watch its progress bar reach 100% without reloading, open its res
 collection with a PDF, watch it indexed page by page, ask it a question and follow a source to
 its page."""
 
+import asyncio
 import io
 import os
 import re
@@ -14,7 +15,7 @@ from pathlib import Path
 import httpx
 import pypdfium2 as pdfium
 import pytest
-from playwright.async_api import FilePayload, Page, async_playwright, expect
+from playwright.async_api import FilePayload, Frame, Page, async_playwright, expect
 from redis.asyncio import Redis
 
 from shared.readmodel import JobStore
@@ -185,6 +186,10 @@ WATCH_ANSWER = """() => {
 }"""
 
 
+PDF_VIEWER = "mhjfbmdgcfjbbpaeojofohoefgiehjai"
+"""Chromium's PDF viewer extension id: a PDF it shows sits in a frame of this origin."""
+
+
 def _page_text(pdf: bytes, number: int) -> str:
     document = pdfium.PdfDocument(io.BytesIO(pdf))
     try:
@@ -193,19 +198,29 @@ def _page_text(pdf: bytes, number: int) -> str:
         document.close()
 
 
+async def _pdf_viewer(tab: Page) -> Frame:
+    """The frame of Chromium's PDF viewer (a component extension) in a tab that shows a PDF."""
+    for _ in range(150):
+        for frame in tab.frames:
+            if frame.url.startswith(f"chrome-extension://{PDF_VIEWER}/"):
+                return frame
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no PDF viewer in the tab: {[f.url for f in tab.frames]}")
+
+
 async def test_a_collection_from_upload_to_a_cited_answer(
     stack: Stack, page: Page, chat_server: ScriptedChatServer, alpha: httpx.AsyncClient, tmp_path: Path
 ) -> None:
-    """Upload a three-page PDF into a new collection, see each page indexed, ask when the lease
-    ends (page 1), watch the answer grow, open the source's page without the key, remove the
-    file, see the errors of asking an empty collection and of a bad top_k, delete the collection.
-    The file name and the answer carry markup: shown as text, never run."""
+    """Upload a three-page PDF into a new collection, see each page indexed, ask what the rent
+    is (page 2), watch the answer grow, open the source's page in a new tab without the key,
+    remove the file, see the errors of asking an empty collection and of a bad top_k, delete the
+    collection. The file name and the answer carry markup: shown as text, never run."""
     violations = _csp_violations(page)
     page.on("dialog", lambda dialog: dialog.accept())  # the confirm() of Remove and Delete
     name = f"dash-{uuid.uuid4().hex[:12]}"
     pdf = ocr_samples.born_digital_pdf(PAGES).data
     filename = f"lease {MARKUP}.pdf"
-    answer = f"The lease ends on 31 March 2031 [1], unless the tenant renews it. {MARKUP}"
+    answer = f"Rent is 4,200 euros per month [1], paid quarterly in advance. {MARKUP}"
     chat_server.reset(lambda request: Reply(text=answer, chunk_delay=0.05))
 
     await _log_in(page, stack, KEYS["alpha"])
@@ -241,7 +256,7 @@ async def test_a_collection_from_upload_to_a_cited_answer(
     )
 
     await page.evaluate(WATCH_ANSWER)
-    await page.fill("#question", "When does the lease end?")
+    await page.fill("#question", "How much is the monthly rent?")
     await page.click("#ask")
     await expect(page.locator("#answer-status")).to_have_text("answered", timeout=60_000)
     await expect(page.locator("#answer")).to_have_text(answer)
@@ -252,33 +267,36 @@ async def test_a_collection_from_upload_to_a_cited_answer(
     assert shown[-1] == answer
 
     source = page.locator("#sources li").first
-    await expect(source).to_have_attribute("data-page", "1")
+    await expect(source).to_have_attribute("data-page", "2")
     await expect(source).to_have_attribute("data-file-id", file_id)
     await expect(source.locator(".file-name")).to_have_text(filename)
-    await expect(source.locator("blockquote")).to_contain_text("31 March 2031")
+    await expect(source.locator("blockquote")).to_contain_text("4,200 euros")
     await expect(source.locator(".score")).to_have_text(re.compile(r"^score -?[01]\.\d{3}$"))
     link = source.locator("a.source-link")
     await expect(link).to_have_attribute("target", "_blank")
     await expect(link).to_have_attribute(
-        "href", re.compile(rf"^/v1/files/{file_id}/content\?ticket=[A-Za-z0-9_-]+#page=1$")
+        "href", re.compile(rf"^/v1/files/{file_id}/content\?ticket=[A-Za-z0-9_-]+#page=2$")
     )
     href = await link.get_attribute("href")
     assert href
     assert KEYS["alpha"] not in href
     await _screenshot(page, tmp_path, "dashboard-collection.png")
-    # What the new tab loads: the PDF itself, with no key (a tab cannot send one), page 1 the cited one.
+    # What the new tab loads: the PDF itself, with no key (a tab cannot send one), page 2 the cited one.
     async with httpx.AsyncClient(base_url=stack.base_url) as anonymous:
         opened = await anonymous.get(href.split("#")[0])
         assert opened.status_code == 200, opened.text
         assert opened.headers["content-type"] == "application/pdf"
         assert opened.headers["content-disposition"].startswith("inline")
         assert opened.content == pdf
-        assert "31 March 2031" in _page_text(opened.content, 1)
+        assert "4,200 euros" in _page_text(opened.content, 2)
         assert (await anonymous.get(f"/v1/files/{file_id}/content")).status_code == 401
     async with page.context.expect_page() as tab_opening:
         await link.click()
     tab = await tab_opening.value
     assert tab.url == f"{stack.base_url}{href}"
+    # shown by Chromium's PDF viewer (not downloaded), at the cited page
+    viewer = await _pdf_viewer(tab)
+    await expect(viewer.locator("#pageSelector")).to_have_value("2", timeout=15_000)
     await tab.close()
 
     # back to the list: the collection is there; open it again
@@ -292,9 +310,9 @@ async def test_a_collection_from_upload_to_a_cited_answer(
     await page.locator(f'#collection-files tr[data-file-id="{file_id}"] button.remove').click()
     await expect(page.locator("#collection-files tbody tr")).to_have_count(0)
     await expect(page.locator("#collection-summary")).to_have_text("0 files, 0 pages, 0 chunks")
+    await expect(page.locator("#collection-error")).to_have_text("")
     assert (await alpha.get(f"/v1/collections/{name}")).json()["files"] == []
 
-    await page.fill("#question", "When does the lease end?")
     await page.fill("#top-k", "0")
     await page.click("#ask")
     await expect(page.locator("#ask-error")).to_contain_text("input.top_k")  # the 422, in words

@@ -18,7 +18,8 @@ async function api(path, options = {}) {
   const headers = { Authorization: `Bearer ${key()}`, ...(options.headers || {}) };
   const response = await fetch(path, { ...options, headers });
   if (response.status === 401) { logout("That key was not accepted."); throw new ApiError(401, "unauthorized"); }
-  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
+  const text = await response.text(); // empty on a 204, whatever its content-type says
+  const body = text && response.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
   if (!response.ok) throw new ApiError(response.status, typeof body === "object" ? describe(body.detail ?? body) : body);
   return body;
 }
