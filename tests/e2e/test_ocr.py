@@ -128,6 +128,11 @@ async def test_a_file_link_opens_that_file_alone_without_a_key(
             assert refused.status_code == 401, (path, params)
             assert refused.headers["www-authenticate"] == "Bearer"
 
+    await asyncio.sleep(0.5)  # the access log line is written after the response
+    log = stack.services["api"].log_text()
+    assert f"/v1/files/{file_id}/content?<redacted>" in log
+    assert ticket not in log
+
     assert (await alpha.get(f"/v1/files/{file_id}/content")).content == data  # with the key
     assert (await beta.get(f"/v1/files/{file_id}/content")).status_code == 404
     assert (await beta.post(f"/v1/files/{file_id}/link")).status_code == 404
