@@ -10,6 +10,7 @@ import hashlib
 import io
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
@@ -136,6 +137,23 @@ class FileCatalog:
             return info, await self.storage.get(self._key(tenant, file_id, "content"))
         except BlobMissing as exc:
             raise FileMissing(file_id) from exc
+
+    async def stream(self, tenant: str, file_id: str) -> tuple[StoredFile, AsyncIterator[bytes]]:
+        """The metadata and the content in chunks, the first chunk already read: a missing
+        blob raises FileMissing here rather than cutting an answer off."""
+        info = await self.info(tenant, file_id)
+        chunks = self.storage.stream(self._key(tenant, file_id, "content"))
+        try:
+            first = await anext(chunks, b"")
+        except BlobMissing as exc:
+            raise FileMissing(file_id) from exc
+
+        async def content() -> AsyncIterator[bytes]:
+            yield first
+            async for chunk in chunks:
+                yield chunk
+
+        return info, content()
 
     async def delete(self, tenant: str, file_id: str) -> None:
         """Raises FileMissing when the tenant has no such file."""

@@ -10,6 +10,7 @@ __all__ = [
     "HISTORY_REBUILD",
     "UPDATES_CHANNEL",
     "control_key",
+    "file_link_key",
     "history_offset_key",
     "idempotency_key",
     "index_member",
@@ -78,6 +79,12 @@ def idempotency_key(tenant: str, key: str) -> str:
 def control_key(kind: Literal["cancel", "lease"], job_id: str) -> str:
     """String: a cancel request (`1`), or a long job's lease (`held:<owner>` or `done`)."""
     return f"{PREFIX}{kind}:{job_id}"
+
+
+def file_link_key(token_digest: str) -> str:
+    """String: `{"tenant", "file_id"}` a file link's token opens, until the key expires
+    (services/api/file_links.py); named by the token's SHA-256, never the token itself."""
+    return f"{PREFIX}file-link:{token_digest}"
 
 
 def pipeline_key(job_id: str) -> str:

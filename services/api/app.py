@@ -4,6 +4,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -16,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.middleware.gzip import GZipMiddleware
 
 from services.api.auth import ApiKeys, parse_api_keys
+from services.api.file_links import FileLinks
 from services.api.limits import BodySizeLimit
 from services.api.observability import RequestTelemetry
 from services.api.page_security import PageSecurity
@@ -97,6 +99,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.publisher = publisher
         storage = open_storage(settings.storage)
         app.state.files = FileCatalog(storage, ttl=settings.file_ttl)
+        app.state.file_links = FileLinks(redis, timedelta(seconds=settings.file_link_seconds))
         app.state.results = ResultStore(storage)
         app.state.collections = CollectionCatalog(storage, redis)
         search = await SearchClient.connect(settings.amqp_url, settings.search_timeout)

@@ -11,6 +11,7 @@ from fastapi import Depends, HTTPException, Query, Request, status
 from starlette.requests import HTTPConnection
 
 from services.api.auth import ApiKeys
+from services.api.file_links import FileLinks
 from services.api.settings import ApiSettings
 from services.api.streaming import UpdateHub
 from shared.control import JobControl
@@ -24,6 +25,7 @@ from shared.submissions import SubmissionLedger
 __all__ = [
     "AdminDep",
     "ControlDep",
+    "FileLinksDep",
     "FilesDep",
     "HubDep",
     "JobIdDep",
@@ -56,6 +58,7 @@ get_control = _from_state("control", JobControl)
 get_publisher = _from_state("publisher", Publisher)
 get_hub = _from_state("hub", UpdateHub)
 get_files = _from_state("files", FileCatalog)
+get_file_links = _from_state("file_links", FileLinks)
 get_results = _from_state("results", ResultStore)
 get_settings = _from_state("settings", ApiSettings)
 
@@ -90,6 +93,7 @@ ControlDep = Annotated[JobControl, Depends(get_control)]
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 HubDep = Annotated[UpdateHub, Depends(get_hub)]
 FilesDep = Annotated[FileCatalog, Depends(get_files)]
+FileLinksDep = Annotated[FileLinks, Depends(get_file_links)]
 ResultsDep = Annotated[ResultStore, Depends(get_results)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]

@@ -54,6 +54,12 @@ class ApiSettings(MetricsSettings, UsesStorage):
     tenant_max_streams: int = Field(256, ge=0, description="Open SSE and WebSocket streams per tenant.")
     tenant_max_storage_bytes: int = Field(5_000_000_000, ge=0, description="Uploaded bytes kept per tenant.")
     file_ttl_days: float = Field(30.0, ge=0, description="Days an upload lives; then it answers 404.")
+    file_link_seconds: int = Field(
+        900,
+        ge=1,
+        description="Seconds a file link (`POST /v1/files/{id}/link`, the dashboard's source links) "
+        "opens the file without a key.",
+    )
 
     @property
     def file_ttl(self) -> timedelta | None:

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["SUPPORTED_CONTENT_TYPES", "StoredFile"]
+__all__ = ["SUPPORTED_CONTENT_TYPES", "FileLink", "StoredFile"]
 
 SUPPORTED_CONTENT_TYPES = (
     "application/pdf",
@@ -43,3 +43,25 @@ class StoredFile(BaseModel):
     expires_at: datetime | None = Field(
         None, description="From then on the file answers 404 and is deleted; null: kept until deleted."
     )
+
+
+class FileLink(BaseModel):
+    """A URL that opens one file without an API key, for a while: for browsers, whose links
+    and new tabs cannot carry the `Authorization` header (the dashboard's source links)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "/v1/files/3f2b8c1d9e0a4b7c8d6e5f4a3b2c1d0e/content?ticket=Vb3k...",
+                    "expires_at": "2026-01-01T12:15:00Z",
+                }
+            ]
+        }
+    )
+
+    url: str = Field(
+        description="The file's content, relative to the API's address; append `#page=N` to "
+        "open a PDF at a page. Anyone holding it can read the file until `expires_at`."
+    )
+    expires_at: datetime

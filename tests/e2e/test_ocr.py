@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from shared.schemas.topology import JOBS_EXCHANGE
-from tests.e2e.conftest import OCR_MAX_PAGES, UPLOAD_LIMIT, Stack
+from tests.e2e.conftest import KEYS, OCR_MAX_PAGES, UPLOAD_LIMIT, Stack
 from tests.e2e.helpers import follow
 from tests.e2e.test_dead_letters import publish_raw
 from tests.support import ocr_samples
@@ -90,6 +90,58 @@ async def test_files_belong_to_their_tenant(
 
     assert (await alpha.delete(f"/v1/files/{file_id}")).status_code == 204
     assert (await alpha.get(f"/v1/files/{file_id}")).status_code == 404
+
+
+async def test_a_file_link_opens_that_file_alone_without_a_key(
+    stack: Stack, alpha: httpx.AsyncClient, beta: httpx.AsyncClient
+) -> None:
+    """What a browser tab, which cannot send the key, opens: the dashboard's source links."""
+    data = ocr_samples.born_digital_pdf().data
+    file_id = (await upload(alpha, "paper.pdf", data))["id"]
+    other = (await upload(alpha, "other.pdf", data))["id"]
+    made = await alpha.post(f"/v1/files/{file_id}/link")
+    assert made.status_code == 201, made.text
+    link = made.json()
+    url = link["url"]
+    assert url.startswith(f"/v1/files/{file_id}/content?ticket=")
+    assert made.headers["location"] == url
+    lasts = (datetime.fromisoformat(link["expires_at"]) - datetime.now(UTC)).total_seconds()
+    assert 850 < lasts <= 900  # API_FILE_LINK_SECONDS
+    ticket = url.partition("ticket=")[2]
+
+    async with httpx.AsyncClient(base_url=stack.base_url) as anonymous:
+        opened = await anonymous.get(url)
+        assert opened.status_code == 200, opened.text
+        assert opened.content == data
+        assert opened.headers["content-type"] == "application/pdf"
+        assert opened.headers["content-length"] == str(len(data))
+        assert opened.headers["content-disposition"] == "inline; filename*=UTF-8''paper.pdf"
+        assert opened.headers["x-content-type-options"] == "nosniff"
+        assert (await anonymous.get(url)).status_code == 200  # until it expires, not once
+        for path, params in [
+            (f"/v1/files/{file_id}/content", {}),
+            (f"/v1/files/{other}/content", {"ticket": ticket}),  # made for another file
+            (f"/v1/files/{file_id}/content", {"ticket": ticket[:-1]}),
+            (f"/v1/files/{file_id}/content", {"access_token": KEYS["alpha"]}),  # keys: streams only
+        ]:
+            refused = await anonymous.get(path, params=params)
+            assert refused.status_code == 401, (path, params)
+            assert refused.headers["www-authenticate"] == "Bearer"
+
+    await asyncio.sleep(0.5)  # the access log line is written after the response
+    log = stack.services["api"].log_text()
+    assert f"/v1/files/{file_id}/content?<redacted>" in log
+    assert ticket not in log
+
+    assert (await alpha.get(f"/v1/files/{file_id}/content")).content == data  # with the key
+    assert (await beta.get(f"/v1/files/{file_id}/content")).status_code == 404
+    assert (await beta.post(f"/v1/files/{file_id}/link")).status_code == 404
+    assert (await beta.get(url)).status_code == 404  # a key sent decides, whatever the ticket
+
+    assert (await alpha.delete(f"/v1/files/{file_id}")).status_code == 204
+    async with httpx.AsyncClient(base_url=stack.base_url) as anonymous:
+        assert (await anonymous.get(url)).status_code == 404
+    assert (await alpha.post(f"/v1/files/{file_id}/link")).status_code == 404
 
 
 async def wait_finished(client: httpx.AsyncClient, job_id: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.files import FileCatalog, FileMissing, detect_content_type
+from shared.files import FileCatalog, FileMissing, detect_content_type, tenant_key
 from shared.storage import LocalStorage
 from tests.support import ocr_samples
 
@@ -51,3 +51,25 @@ async def test_files_are_stored_per_tenant(tmp_path: Path) -> None:
     with pytest.raises(FileMissing):
         await catalog.content("acme", info.id)
     assert not [p for p in await asyncio.to_thread(lambda: list(tmp_path.rglob("*"))) if p.is_file()]
+
+
+async def test_a_file_streams_and_a_missing_blob_is_missing_before_the_first_byte(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path)
+    catalog = FileCatalog(storage)
+    data = bytes(range(256)) * 9000  # over two of the storage's 1 MB chunks
+    info = await catalog.add(
+        "acme",
+        filename="a.pdf",
+        content_type="application/pdf",
+        size=len(data),
+        sha256="x",
+        source=io.BytesIO(data),
+    )
+    found, chunks = await catalog.stream("acme", info.id)
+    assert found == info
+    assert b"".join([chunk async for chunk in chunks]) == data
+    with pytest.raises(FileMissing):
+        await catalog.stream("globex", info.id)
+    await storage.delete(f"files/{tenant_key('acme')}/{info.id}/content")  # metadata left, content gone
+    with pytest.raises(FileMissing):
+        await catalog.stream("acme", info.id)

@@ -105,6 +105,8 @@ def test_last_event_id_is_documented_as_the_server_reads_it() -> None:
         ("post", "/v1/files", {"201", "400", "401", "413", "415", "422", "503"}),
         ("get", "/v1/files/{file_id}", {"200", "401", "404", "503"}),
         ("delete", "/v1/files/{file_id}", {"204", "401", "404", "503"}),
+        ("get", "/v1/files/{file_id}/content", {"200", "401", "404", "422", "503"}),
+        ("post", "/v1/files/{file_id}/link", {"201", "401", "404", "503"}),
         ("get", "/v1/queues", {"200", "401", "403", "503"}),
     ],
 )
@@ -126,6 +128,7 @@ def test_the_upload_documents_the_file_types_it_accepts() -> None:
         ("OPTIONS", "/v1/files/3f2b8c1d9e0a4b7c8d6e5f4a3b2c1d0e", "DELETE, GET"),
         ("PATCH", "/v1/files/3f2b8c1d9e0a4b7c8d6e5f4a3b2c1d0e", "DELETE, GET"),
         ("DELETE", "/v1/jobs/some-job", "GET"),
+        ("GET", "/v1/files/3f2b8c1d9e0a4b7c8d6e5f4a3b2c1d0e/link", "POST"),
         ("GET", "/v1/jobs/some-job/cancel", "POST"),
     ],
 )

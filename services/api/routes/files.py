@@ -5,16 +5,20 @@ import hashlib
 import logging
 from datetime import UTC, datetime
 from pathlib import PurePath
-from typing import BinaryIO
+from typing import Annotated, BinaryIO
+from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Response, UploadFile, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, UploadFile, status
+from fastapi.responses import StreamingResponse
 
-from services.api.deps import FilesDep, SettingsDep, TenantDep
+from services.api.deps import FileLinksDep, FilesDep, SettingsDep, TenantDep, get_tenant
 from services.api.errors import unavailable
+from services.api.file_links import TICKET_MAX_LENGTH, FileLinks
 from services.api.quotas.checks import QuotasDep, refusal
 from services.api.responses import created, error_responses, link
 from shared.files import SNIFF_BYTES, FileCatalog, FileMissing, detect_content_type, new_file_id
 from shared.schemas import SUPPORTED_CONTENT_TYPES, StoredFile
+from shared.schemas.files import FileLink
 from shared.storage import StorageUnavailable
 
 router = APIRouter(prefix="/v1/files", tags=["files"], responses=error_responses(401, 503))
@@ -129,6 +133,97 @@ async def get_file(file_id: str, tenant: TenantDep, files: FilesDep) -> StoredFi
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from exc
     except StorageUnavailable as exc:
         raise unavailable("file storage", exc) from exc
+
+
+async def get_reader_tenant(
+    request: Request,
+    file_id: str,
+    ticket: Annotated[
+        str | None,
+        Query(
+            max_length=TICKET_MAX_LENGTH,
+            description="A file link's ticket (`POST /v1/files/{file_id}/link`): opens this file "
+            "without a key until the link expires. Ignored when an `Authorization` header is sent.",
+        ),
+    ] = None,
+) -> str:
+    """The tenant whose file is read: the key's, or, without a key, the ticket's."""
+    if ticket is None or request.headers.get("authorization"):
+        return await get_tenant(request)
+    links: FileLinks = request.app.state.file_links
+    tenant = await links.opens(ticket, file_id)
+    if tenant is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "this file link has expired or opens another file: ask for a new one "
+            "(POST /v1/files/{file_id}/link), or send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return tenant
+
+
+@router.get(
+    "/{file_id}/content",
+    summary="A file's bytes (with a key, or a file link without one)",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The file as uploaded, its type the detected one, shown inline",
+            "content": {
+                t: {"schema": {"type": "string", "format": "binary"}} for t in SUPPORTED_CONTENT_TYPES
+            },
+        },
+        **error_responses(meaning={404: "No such file"}),
+    },
+)
+async def get_file_content(
+    file_id: str, tenant: Annotated[str, Depends(get_reader_tenant)], files: FilesDep
+) -> StreamingResponse:
+    """Streamed from the file storage. A PDF opens at a page with `#page=N` after the URL."""
+    try:
+        info, content = await files.stream(tenant, file_id)
+    except FileMissing as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from exc
+    except StorageUnavailable as exc:
+        raise unavailable("file storage", exc) from exc
+    return StreamingResponse(
+        content,
+        media_type=info.content_type,
+        headers={
+            "Content-Length": str(info.size),
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(info.filename, safe='')}",
+            # the type is the detected one (a PDF or an image, never HTML): no sniffing
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",  # a link in the PDF must not carry the ticket away
+            "Cache-Control": "private",
+        },
+    )
+
+
+@router.post(
+    "/{file_id}/link",
+    status_code=status.HTTP_201_CREATED,
+    summary="A link that opens the file without a key, for a while",
+    responses={
+        201: created("file link"),
+        **error_responses(meaning={404: "No such file"}),
+    },
+)
+async def link_file(
+    file_id: str, tenant: TenantDep, files: FilesDep, links: FileLinksDep, response: Response
+) -> FileLink:
+    """For browsers, whose links and new tabs cannot send the `Authorization` header (the
+    dashboard's source links): `url` opens this file alone, for `API_FILE_LINK_SECONDS`."""
+    try:
+        await files.info(tenant, file_id)
+    except FileMissing as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from exc
+    except StorageUnavailable as exc:
+        raise unavailable("file storage", exc) from exc
+    ticket = await links.issue(tenant, file_id)
+    url = f"/v1/files/{file_id}/content?ticket={ticket.value}"
+    response.headers["Location"] = url
+    return FileLink(url=url, expires_at=ticket.expires_at)
 
 
 @router.delete(

@@ -18,12 +18,19 @@ async function api(path, options = {}) {
   const headers = { Authorization: `Bearer ${key()}`, ...(options.headers || {}) };
   const response = await fetch(path, { ...options, headers });
   if (response.status === 401) { logout("That key was not accepted."); throw new ApiError(401, "unauthorized"); }
-  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : await response.text();
-  if (!response.ok) {
-    const detail = typeof body === "object" ? JSON.stringify(body.detail ?? body) : body;
-    throw new ApiError(response.status, detail);
-  }
+  const text = await response.text(); // empty on a 204, whatever its content-type says
+  const body = text && response.headers.get("content-type")?.includes("json") ? JSON.parse(text) : text;
+  if (!response.ok) throw new ApiError(response.status, typeof body === "object" ? describe(body.detail ?? body) : body);
   return body;
+}
+
+// An error body's `detail` in words: a 422's list of invalid fields as `field: what is wrong`.
+function describe(detail) {
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail) && detail.every((d) => d && typeof d.msg === "string")) {
+    return detail.map((d) => `${(d.loc ?? []).filter((part) => part !== "body").join(".")}: ${d.msg}`).join("\n");
+  }
+  return JSON.stringify(detail);
 }
 
 // Server-Sent Events over fetch (EventSource cannot send an Authorization header).
@@ -73,6 +80,21 @@ function stream(path, onEvent, { lastEventId = null, stop = () => false, onOpen 
 
 function closeStreams() { pageStreams.forEach((c) => c.abort()); pageStreams = []; }
 
+// One job's events from its first (Last-Event-ID 0: no snapshot, every event) until it ends.
+function followJob(id, onEvent) {
+  let ended = false;
+  return stream(`/v1/jobs/${encodeURIComponent(id)}/events`, (type, data) => {
+    if (TERMINAL.has(type)) ended = true;
+    onEvent(type, data);
+  }, { lastEventId: 0, stop: () => ended });
+}
+
+// A succeeded event's result; a large one travels by reference (result_ref, result null): fetched once.
+async function resultOf(id, data) {
+  if (data.result != null || !data.result_ref) return data.result;
+  return api(`/v1/jobs/${encodeURIComponent(id)}/result`);
+}
+
 function age(iso) {
   const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
   if (s >= 86400) return `${Math.floor(s / 86400)}d`;
@@ -84,13 +106,23 @@ function age(iso) {
 function bar(fraction) {
   const wrap = document.createElement("div");
   wrap.className = "bar";
-  const fill = document.createElement("div");
-  fill.style.width = `${Math.round(fraction * 100)}%`;
   const label = document.createElement("span");
   label.className = "percent";
-  label.textContent = `${Math.round(fraction * 100)}%`;
-  wrap.append(fill, label);
+  wrap.append(document.createElement("div"), label);
+  setBar(wrap, fraction);
   return wrap;
+}
+
+function setBar(wrap, fraction) {
+  wrap.firstChild.style.width = `${Math.round(fraction * 100)}%`;
+  wrap.lastChild.textContent = `${Math.round(fraction * 100)}%`;
+}
+
+function cell(content, className = "") {
+  const td = document.createElement("td");
+  td.className = className;
+  td.append(content);
+  return td;
 }
 
 function cancelButton(id) {
@@ -285,9 +317,8 @@ async function showJob(id) {
   let job = await api(path);
   showJobState(job);
   $("#job-cancel").onclick = async () => { showJobState(job = await api(`${path}/cancel`, { method: "POST" })); };
-  let ended = false;
-  // Last-Event-ID 0: the whole history, then live events until the job ends.
-  stream(`${path}/events`, (type, data) => {
+  // The whole history, then live events until the job ends.
+  followJob(id, (type, data) => {
     const li = document.createElement("li");
     li.dataset.event = type;
     const time = document.createElement("time");
@@ -300,15 +331,381 @@ async function showJob(id) {
     else if (type === "started") job = { ...job, status: "running", attempts: data.attempt };
     else if (type === "retrying") job = { ...job, status: "queued" };
     else if (type === "succeeded") {
-      // A large result travels by reference (result_ref, result null): fetch it once.
       job = { ...job, status: type, result: data.result ?? job.result, progress: { fraction: 1, message: "" } };
-      if (!job.result && data.result_ref) api(`${path}/result`).then((result) => showJobState(job = { ...job, result }));
+      if (!job.result) resultOf(id, data).then((result) => showJobState(job = { ...job, result }));
     }
     else if (type === "failed") job = { ...job, status: type, error: data.error };
     else if (type === "cancelled") job = { ...job, status: type };
     showJobState(job);
-    if (TERMINAL.has(type)) ended = true;
-  }, { lastEventId: 0, stop: () => ended });
+  });
+}
+
+// --- collections -------------------------------------------------------------------
+// PDFs go in with `rag.index` jobs, questions with `rag.ask` jobs; both are followed like the
+// job page follows its job. A source links to its page through a file link: a new tab cannot
+// send the key, so the API hands out a URL that opens that one file for a while.
+
+const COLLECTION = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+const PAGE_DONE = /^page (\d+) of (\d+): (\d+) chunks?/; // services/rag/indexing.py's progress
+const fileNames = new Map(); // file id -> Promise of its upload's name
+const fileLinks = new Map(); // file id -> {promise, expiresAt} of a link that opens it without the key
+let collection = null; // the open collection's name
+let pendingUploads = null; // {name, files} chosen on the list, uploaded on the collection's page
+let asking = null; // the stream of the question being answered
+
+const count = (n, what) => `${n} ${what}${n === 1 ? "" : "s"}`;
+const inCollection = (name) => `/v1/collections/${encodeURIComponent(name)}`;
+
+async function showCollections() {
+  $("#collections-view").hidden = false;
+  $("#collections-error").textContent = "";
+  const body = $("#collections tbody");
+  body.replaceChildren();
+  try {
+    const { collections } = await api("/v1/collections");
+    for (const c of collections) {
+      const tr = document.createElement("tr");
+      tr.dataset.collection = c.name;
+      const link = document.createElement("a");
+      link.href = `#/collections/${encodeURIComponent(c.name)}`;
+      link.textContent = c.name;
+      tr.append(cell(link, "name"), cell(String(c.files), "files"), cell(String(c.pages), "pages"),
+        cell(String(c.chunks), "chunks"));
+      body.append(tr);
+    }
+    $("#collections-empty").hidden = collections.length > 0;
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) $("#collections-error").textContent = e.message;
+  }
+}
+
+function newCollection(event) {
+  event.preventDefault();
+  const name = $("#new-collection-name").value.trim();
+  const files = [...$("#new-collection-files").files];
+  const error = !COLLECTION.test(name)
+    ? "A collection name is 1 to 63 lower-case letters, digits, _ and -, starting with a letter or a digit."
+    : files.length === 0 ? "Choose one or more PDFs to upload into it." : "";
+  $("#new-collection-error").textContent = error;
+  if (error) return;
+  pendingUploads = { name, files };
+  $("#new-collection").reset();
+  location.hash = `#/collections/${name}`;
+}
+
+function fileName(id) {
+  if (!fileNames.has(id)) {
+    fileNames.set(id, api(`/v1/files/${encodeURIComponent(id)}`).then((file) => file.filename, (e) => {
+      if (e instanceof ApiError && e.status === 404) return `${id} (upload deleted)`;
+      fileNames.delete(id);
+      return id;
+    }));
+  }
+  return fileNames.get(id);
+}
+
+function fileLabel(id) {
+  const span = document.createElement("span");
+  span.className = "file-name";
+  span.title = id;
+  span.textContent = id;
+  fileName(id).then((name) => { span.textContent = name; });
+  return span;
+}
+
+function fileLink(id) {
+  const known = fileLinks.get(id);
+  if (known && (known.expiresAt === null || known.expiresAt - Date.now() > 60_000)) return known.promise;
+  const entry = { expiresAt: null };
+  entry.promise = api(`/v1/files/${encodeURIComponent(id)}/link`, { method: "POST" }).then((link) => {
+    entry.expiresAt = Date.parse(link.expires_at);
+    return link;
+  }, (e) => { fileLinks.delete(id); throw e; });
+  fileLinks.set(id, entry);
+  return entry.promise;
+}
+
+// `anchor` opens the file at `page` in a new tab (the browser's PDF viewer reads `#page=N`).
+function linkToPage(anchor, fileId, page) {
+  const point = (link) => {
+    anchor.href = `${link.url}#page=${page}`;
+    anchor.dataset.expires = link.expires_at;
+  };
+  fileLink(fileId).then(point, (e) => { anchor.classList.add("gone"); anchor.title = e.message; });
+  anchor.addEventListener("click", async (event) => {
+    if (anchor.href && Date.parse(anchor.dataset.expires) - Date.now() > 10_000) return;
+    // The link has expired (the page stayed open): a fresh one, opened from this click.
+    event.preventDefault();
+    try {
+      point(await fileLink(fileId));
+      window.open(anchor.href, "_blank", "noopener");
+    } catch (e) { anchor.title = e.message; }
+  });
+}
+
+async function showCollection(name) {
+  collection = name;
+  asking = null;
+  $("#collection-view").hidden = false;
+  $("#collection-name").textContent = name;
+  for (const id of ["#collection-error", "#upload-error", "#ask-error", "#collection-summary"]) $(id).textContent = "";
+  $("#collection-files tbody").replaceChildren();
+  $("#uploads").replaceChildren();
+  $("#answer-block").hidden = true;
+  if (!COLLECTION.test(name)) {
+    $("#collection-error").textContent = "Not a collection name: 1 to 63 lower-case letters, digits, _ and -.";
+    return;
+  }
+  await refreshCollection();
+  if (pendingUploads?.name === name) {
+    const { files } = pendingUploads;
+    pendingUploads = null;
+    await uploadAll(name, files);
+  }
+}
+
+async function refreshCollection() {
+  const name = collection;
+  let detail = null;
+  try {
+    detail = await api(inCollection(name));
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) detail = null;
+    else { $("#collection-error").textContent = e.message; return; }
+  }
+  if (name !== collection) return; // another collection was opened meanwhile
+  const files = detail?.files ?? [];
+  $("#collection-summary").textContent = detail
+    ? `${count(files.length, "file")}, ${count(detail.pages, "page")}, ${count(detail.chunks, "chunk")}`
+    : "Nothing indexed in this collection yet: add PDFs to create it.";
+  $("#collection-files").hidden = files.length === 0;
+  const body = $("#collection-files tbody");
+  body.replaceChildren();
+  for (const file of files) {
+    const tr = document.createElement("tr");
+    tr.dataset.fileId = file.file_id;
+    const remove = document.createElement("td");
+    remove.append(removeButton(name, file.file_id));
+    tr.append(cell(fileLabel(file.file_id), "file"), cell(String(file.pages), "pages"),
+      cell(String(file.chunks), "chunks"), cell(age(file.indexed_at), "age"), remove);
+    body.append(tr);
+  }
+}
+
+function removeButton(name, fileId) {
+  const button = document.createElement("button");
+  button.className = "remove";
+  button.textContent = "Remove";
+  button.title = "Remove the file's chunks from this collection (the upload itself stays)";
+  button.addEventListener("click", async () => {
+    if (!confirm("Remove this file from the collection?")) return;
+    button.disabled = true;
+    $("#collection-error").textContent = "";
+    try {
+      await api(`${inCollection(name)}/files/${encodeURIComponent(fileId)}`, { method: "DELETE" });
+    } catch (e) {
+      $("#collection-error").textContent = e.message;
+    }
+    await refreshCollection();
+  });
+  return button;
+}
+
+async function deleteCollection() {
+  const name = collection;
+  if (!confirm(`Delete the collection ${name} and all its chunks? (The uploads themselves stay.)`)) return;
+  $("#collection-error").textContent = "";
+  try {
+    await api(inCollection(name), { method: "DELETE" });
+    location.hash = "#/collections";
+  } catch (e) {
+    $("#collection-error").textContent = e.message;
+  }
+}
+
+async function uploadFiles(event) {
+  event.preventDefault();
+  const files = [...$("#upload-files").files];
+  $("#upload-error").textContent = files.length ? "" : "Choose one or more PDFs.";
+  $("#upload-form").reset();
+  await uploadAll(collection, files);
+}
+
+// One file after another: each indexes while the next one uploads.
+async function uploadAll(name, files) {
+  for (const file of files) await uploadOne(name, file);
+}
+
+async function uploadOne(name, file) {
+  const item = uploadItem(file.name);
+  $("#uploads").append(item.li);
+  try {
+    const form = new FormData();
+    form.append("file", file);
+    const stored = await api("/v1/files", { method: "POST", body: form });
+    fileNames.set(stored.id, Promise.resolve(stored.filename));
+    item.li.dataset.fileId = stored.id;
+    const job = await api("/v1/jobs", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ operation: "rag.index", input: { file_id: stored.id, collection: name } }),
+    });
+    item.li.dataset.jobId = job.id;
+    item.state("queued", "queued");
+    followJob(job.id, (type, data) => item.event(type, data));
+  } catch (e) {
+    item.state("failed", "failed");
+    item.error.textContent = e.message;
+  }
+}
+
+// An upload's line: its state, a bar, one box per page (filled as the page is indexed).
+function uploadItem(filename) {
+  const li = document.createElement("li");
+  li.className = "upload";
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = filename;
+  const status = document.createElement("span");
+  const progress = bar(0);
+  const pages = document.createElement("ol");
+  pages.className = "pages";
+  const message = document.createElement("span");
+  message.className = "message";
+  const error = document.createElement("p");
+  error.className = "error";
+  li.append(name, " ", status, progress, pages, message, error);
+
+  const state = (text, kind) => {
+    status.textContent = text;
+    status.className = `state status ${kind}`;
+    li.dataset.state = kind;
+  };
+  const page = (number, total, title) => {
+    while (pages.children.length < total) {
+      const box = document.createElement("li");
+      box.dataset.page = String(pages.children.length + 1);
+      box.textContent = box.dataset.page;
+      pages.append(box);
+    }
+    const box = pages.children[number - 1];
+    if (!box) return;
+    box.classList.add("done");
+    if (title) box.title = title;
+  };
+  state("uploading", "queued");
+  return {
+    li,
+    error,
+    state,
+    event(type, data) {
+      if (type === "started") state("indexing", "running");
+      else if (type === "retrying") {
+        state("retrying", "queued");
+        message.textContent = data.error ? `${data.error.code}: ${data.error.message}` : "";
+      } else if (type === "progress") {
+        state("indexing", "running");
+        setBar(progress, data.fraction);
+        message.textContent = data.message;
+        const done = PAGE_DONE.exec(data.message);
+        if (done) page(Number(done[1]), Number(done[2]), count(Number(done[3]), "chunk"));
+      } else if (type === "succeeded") {
+        state("done", "succeeded");
+        setBar(progress, 1);
+        resultOf(li.dataset.jobId, data).then((result) => {
+          if (!result) return;
+          for (let n = 1; n <= result.pages; n++) page(n, result.pages, "");
+          const ocr = result.ocr_pages ? `, ${result.ocr_pages} read by OCR` : "";
+          const note = result.note ? `: ${result.note}` : "";
+          message.textContent = `${count(result.pages, "page")}, ${count(result.chunks, "chunk")}${ocr}${note}`;
+        });
+        refreshCollection();
+      } else if (type === "failed") {
+        state("failed", "failed");
+        error.textContent = `${data.error.code}: ${data.error.message}`;
+      } else if (type === "cancelled") state("cancelled", "cancelled");
+    },
+  };
+}
+
+async function ask(event) {
+  event.preventDefault();
+  const name = collection;
+  $("#ask-error").textContent = "";
+  asking?.abort();
+  asking = null;
+  const topK = $("#top-k").value.trim();
+  const input = { collection: name, question: $("#question").value, top_k: topK === "" ? 5 : Number(topK) };
+  $("#ask").disabled = true;
+  try {
+    const job = await api("/v1/jobs", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ operation: "rag.ask", input }),
+    });
+    $("#answer-block").hidden = false;
+    $("#answer-block").dataset.jobId = job.id;
+    $("#answer").textContent = "";
+    $("#answer-model").replaceChildren();
+    $("#sources").replaceChildren();
+    answerState("queued", "queued");
+    asking = followJob(job.id, (type, data) => answerEvent(job.id, type, data));
+  } catch (e) {
+    $("#ask-error").textContent = e.message;
+  } finally {
+    $("#ask").disabled = false;
+  }
+}
+
+function answerState(text, kind) {
+  $("#answer-status").textContent = text;
+  $("#answer-status").className = `status ${kind}`;
+}
+
+function answerEvent(id, type, data) {
+  if ($("#answer-block").dataset.jobId !== id) return; // a question asked before this one
+  if (type === "started") answerState("searching the collection", "running");
+  else if (type === "retrying") answerState("retrying", "queued");
+  else if (type === "progress") {
+    // The answer so far (services/rag/asking.py): it grows as the model writes it.
+    answerState("answering", "running");
+    if (data.message) $("#answer").textContent = data.message;
+  } else if (type === "succeeded") {
+    answerState("answered", "succeeded");
+    resultOf(id, data).then((result) => { if (result && $("#answer-block").dataset.jobId === id) showAnswer(id, result); });
+  } else if (type === "failed") {
+    answerState("failed", "failed");
+    $("#ask-error").textContent = `${data.error.code}: ${data.error.message}`;
+  } else if (type === "cancelled") answerState("cancelled", "cancelled");
+}
+
+function showAnswer(id, result) {
+  $("#answer").textContent = result.answer;
+  const job = document.createElement("a");
+  job.href = `#/jobs/${encodeURIComponent(id)}`;
+  job.textContent = "job";
+  $("#answer-model").append(result.method === "extractive"
+    ? "extractive: the best passage itself (no LLM endpoint configured)" : `by ${result.model}`, " \u00b7 ", job);
+  const list = $("#sources");
+  list.replaceChildren();
+  for (const source of result.sources) {
+    const li = document.createElement("li");
+    li.dataset.fileId = source.file_id;
+    li.dataset.page = String(source.page);
+    const link = document.createElement("a");
+    link.className = "source-link";
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    link.append(fileLabel(source.file_id), `, page ${source.page}`);
+    linkToPage(link, source.file_id, source.page);
+    const score = document.createElement("small");
+    score.className = "score";
+    score.textContent = `score ${source.score.toFixed(3)}`;
+    const text = document.createElement("blockquote");
+    text.textContent = source.text;
+    li.append(link, " ", score, text);
+    list.append(li);
+  }
 }
 
 // --- routing and the key -------------------------------------------------------------
@@ -322,12 +719,17 @@ function logout(message = "") {
 
 async function route() {
   closeStreams();
-  for (const id of ["#login", "#list-view", "#job-view"]) $(id).hidden = true;
+  for (const id of ["#login", "#list-view", "#job-view", "#collections-view", "#collection-view"]) $(id).hidden = true;
   $("#logout").hidden = !key();
+  $("#nav").hidden = !key();
   if (!key()) { $("#login").hidden = false; return; }
-  const match = location.hash.match(/^#\/jobs\/([A-Za-z0-9_.-]{1,64})$/);
+  const job = location.hash.match(/^#\/jobs\/([A-Za-z0-9_.-]{1,64})$/);
+  const named = location.hash.match(/^#\/collections\/([^/]+)$/);
   try {
-    if (match) await showJob(match[1]); else await showList();
+    if (job) await showJob(job[1]);
+    else if (named) await showCollection(decodeURIComponent(named[1]));
+    else if (location.hash === "#/collections") await showCollections();
+    else await showList();
   } catch (e) {
     if (!(e instanceof ApiError && e.status === 401)) document.body.dataset.error = e.message;
   }
@@ -342,5 +744,9 @@ $("#login").addEventListener("submit", async (event) => {
 });
 $("#logout").addEventListener("click", () => logout());
 $("#submit-form").addEventListener("submit", submitJob);
+$("#new-collection").addEventListener("submit", newCollection);
+$("#upload-form").addEventListener("submit", uploadFiles);
+$("#ask-form").addEventListener("submit", ask);
+$("#collection-delete").addEventListener("click", deleteCollection);
 window.addEventListener("hashchange", route);
 route().then(() => { if (key()) loadOperations(); });
