@@ -5,19 +5,16 @@ The node runs with `consumer_timeout = 5 s` (checked every second) so that the t
 jobs longer than the consumer timeout runs in seconds, not half an hour.
 """
 
-import asyncio
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import aio_pika
 import httpx
 import pytest
 
-from shared.schemas.topology import NER_QUEUE
 from tests.e2e.conftest import KEYS, Stack
+from tests.faults.helpers import ner_stack
 from tests.support.servers import ThrowawayRabbit, ThrowawayRedis
-from tools.devstack import Launcher, free_port, wait_ready
 
 pytestmark = pytest.mark.faults
 
@@ -68,21 +65,8 @@ def fault_env(rabbit: ThrowawayRabbit, fault_redis: ThrowawayRedis) -> dict[str,
 async def fault_stack(
     fault_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    port = free_port()
-    env = {**fault_env, "API_PORT": str(port)}
-    logs = tmp_path_factory.mktemp("fault-service-logs")
-    launcher = Launcher(env, logs)
-    services = launcher.start_services(("projector", "ner", "api"))
-    amqp = await aio_pika.connect_robust(fault_env["AMQP_URL"])
-    stack = Stack(f"http://127.0.0.1:{port}", services, amqp)
-    try:
-        await asyncio.to_thread(wait_ready, stack.base_url, services["api"])
-        await stack.wait_consuming(NER_QUEUE.name)
-        await stack.wait_reading_history()
+    async with ner_stack(fault_env, tmp_path_factory.mktemp("fault-service-logs")) as stack:
         yield stack
-    finally:
-        launcher.stop()
-        await amqp.close()
 
 
 @pytest.fixture

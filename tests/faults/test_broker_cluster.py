@@ -14,13 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.broker_cluster import connect_cluster
-from shared.schemas.topology import NER_QUEUE
 from tests.e2e.conftest import Stack
 from tests.faults.conftest import FAULT_SETTINGS
-from tests.faults.helpers import SENTENCE, history, wait_all_terminal
+from tests.faults.helpers import SENTENCE, history, ner_stack, wait_all_terminal
 from tests.support.servers import ThrowawayCluster, ThrowawayRabbit, ThrowawayRedis
-from tools.devstack import Launcher, free_port, wait_ready
 
 pytestmark = pytest.mark.faults
 
@@ -43,12 +40,10 @@ def cluster() -> Iterator[ThrowawayCluster]:
 async def cluster_stack(
     cluster: ThrowawayCluster, fault_redis: ThrowawayRedis, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    port = free_port()
     env = {
         **FAULT_SETTINGS,
         "AMQP_URL": cluster.url,
         "REDIS_URL": fault_redis.url.replace("/0", "/1"),
-        "API_PORT": str(port),
         "API_TENANT_SUBMIT_RATE": "1000",
         "API_TENANT_SUBMIT_BURST": "1000",
         # three nodes replicating every message on a shared machine: confirms take longer
@@ -59,20 +54,8 @@ async def cluster_stack(
         "NER_LEASE_TTL": "60",
         "REDIS_TIMEOUT": "5",
     }
-    launcher = Launcher(env, tmp_path_factory.mktemp("cluster-service-logs"))
-    try:
-        services = launcher.start_services(("projector", "ner", "api"))
-        amqp = await connect_cluster(cluster.url)
-        stack = Stack(f"http://127.0.0.1:{port}", services, amqp)
-        try:
-            await asyncio.to_thread(wait_ready, stack.base_url, services["api"], 120)
-            await stack.wait_consuming(NER_QUEUE.name, within=120)
-            await stack.wait_reading_history(within=120)
-            yield stack
-        finally:
-            await amqp.close()
-    finally:
-        launcher.stop()
+    async with ner_stack(env, tmp_path_factory.mktemp("cluster-service-logs"), within=120) as stack:
+        yield stack
 
 
 def connections_by_node(cluster: ThrowawayCluster) -> dict[str, set[int]]:

@@ -11,17 +11,14 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
-import aio_pika
 import httpx
 import pytest
 
-from shared.schemas.topology import NER_QUEUE
 from tests.e2e.conftest import KEYS, Stack
 from tests.e2e.helpers import follow, submit
-from tests.faults.helpers import SENTENCE, wait_all_terminal
+from tests.faults.helpers import SENTENCE, ner_stack, wait_all_terminal
 from tests.support.infra import Infra, ensure_vhost
 from tests.support.sentinels import MASTER, SentinelGroup, running_group
-from tools.devstack import Launcher, free_port, wait_ready
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(240)]
 
@@ -56,15 +53,12 @@ async def sentinel_stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Stack]:
     """The projector, the NER worker and the API, pointed at the sentinels."""
-    amqp_url = failover_vhost
-    port = free_port()
     env = {
-        "AMQP_URL": amqp_url,
+        "AMQP_URL": failover_vhost,
         "REDIS_URL": "redis://:data-secret@named-by-the-sentinels/0",
         "REDIS_SENTINELS": sentinel_group.sentinels,
         "REDIS_SENTINEL_MASTER": MASTER,
         "REDIS_SENTINEL_PASSWORD": "sentinel-secret",
-        "API_PORT": str(port),
         "JOBS_API_KEYS": ",".join(f"{t}:{k}" for t, k in KEYS.items()),
         "NER_CHUNK_CHARS": "2000",
         # jobs past 1.5 s ack their delivery and hold a lease in Redis, renewed across the
@@ -76,18 +70,8 @@ async def sentinel_stack(
         "NER_METRICS_PORT": "0",
         "PROJECTOR_METRICS_PORT": "0",
     }
-    launcher = Launcher(env, tmp_path_factory.mktemp("redis-failover-logs"))
-    services = launcher.start_services(("projector", "ner", "api"))
-    amqp = await aio_pika.connect_robust(amqp_url)
-    stack = Stack(f"http://127.0.0.1:{port}", services, amqp)
-    try:
-        await asyncio.to_thread(wait_ready, stack.base_url, services["api"])
-        await stack.wait_consuming(NER_QUEUE.name)
-        await stack.wait_reading_history()
+    async with ner_stack(env, tmp_path_factory.mktemp("redis-failover-logs")) as stack:
         yield stack
-    finally:
-        launcher.stop()
-        await amqp.close()
 
 
 @dataclass
