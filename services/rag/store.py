@@ -24,6 +24,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 from prometheus_client import Gauge
+from redis.exceptions import RedisError
 
 from services.rag.chunking import Chunk
 from shared.collections import Catalog, CollectionCatalog, FileEntry, now_iso
@@ -248,10 +249,15 @@ class BlobVectorStore:
         index = await self.index(tenant, collection, model)
         if len(index) == 0:
             raise CollectionEmpty(f"collection {collection!r} has no chunks to search")
-        await self.catalog.searched(tenant, collection)
         if len(index) < THREADED_FROM:
-            return index.search(query, top_k)
-        return await asyncio.to_thread(index.search, query, top_k, self._pool, self.threads)
+            found = index.search(query, top_k)
+        else:
+            found = await asyncio.to_thread(index.search, query, top_k, self._pool, self.threads)
+        try:  # a hint for the next start's warm-up: never worth failing a search for
+            await self.catalog.searched(tenant, collection)
+        except (RedisError, OSError) as exc:
+            log.warning("could not note the search of %r: %r", collection, exc)
+        return found
 
     def close(self) -> None:
         if self._pool is not None:
