@@ -3,6 +3,8 @@
 import asyncio
 import hashlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Annotated, BinaryIO
@@ -127,12 +129,8 @@ async def upload_file(
     "/{file_id}", summary="A file's metadata", responses=error_responses(meaning={404: "No such file"})
 )
 async def get_file(file_id: str, tenant: TenantDep, files: FilesDep) -> StoredFile:
-    try:
+    with _file_errors():
         return await files.info(tenant, file_id)
-    except FileMissing as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from exc
-    except StorageUnavailable as exc:
-        raise unavailable("file storage", exc) from exc
 
 
 async def get_reader_tenant(
@@ -180,12 +178,8 @@ async def get_file_content(
     file_id: str, tenant: Annotated[str, Depends(get_reader_tenant)], files: FilesDep
 ) -> StreamingResponse:
     """Streamed from the file storage. A PDF opens at a page with `#page=N` after the URL."""
-    try:
+    with _file_errors():
         info, content = await files.stream(tenant, file_id)
-    except FileMissing as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from exc
-    except StorageUnavailable as exc:
-        raise unavailable("file storage", exc) from exc
     return StreamingResponse(
         content,
         media_type=info.content_type,
@@ -214,12 +208,8 @@ async def link_file(
 ) -> FileLink:
     """For browsers, whose links and new tabs cannot send the `Authorization` header (the
     dashboard's source links): `url` opens this file alone, for `API_FILE_LINK_SECONDS`."""
-    try:
+    with _file_errors():
         await files.info(tenant, file_id)
-    except FileMissing as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from exc
-    except StorageUnavailable as exc:
-        raise unavailable("file storage", exc) from exc
     ticket = await links.issue(tenant, file_id)
     url = f"/v1/files/{file_id}/content?ticket={ticket.value}"
     response.headers["Location"] = url
@@ -233,13 +223,20 @@ async def link_file(
     responses=error_responses(meaning={404: "No such file"}),
 )
 async def delete_file(file_id: str, tenant: TenantDep, files: FilesDep, quotas: QuotasDep) -> None:
-    try:
+    with _file_errors():
         await files.delete(tenant, file_id)
+    await quotas.storage.release(tenant, file_id)
+
+
+@contextmanager
+def _file_errors() -> Iterator[None]:
+    """A missing file (or another tenant's) is a 404, an unreachable storage a 503."""
+    try:
+        yield
     except FileMissing as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND) from exc
     except StorageUnavailable as exc:
         raise unavailable("file storage", exc) from exc
-    await quotas.storage.release(tenant, file_id)
 
 
 async def _remove_expired(files: FileCatalog, tenant: str, file_ids: list[str]) -> None:
