@@ -35,7 +35,9 @@ async def run_ocr(
     response = await client.post("/v1/jobs", json={"operation": operation, "input": {"file_id": file_id}})
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
-    events = await follow(client, job_id)
+    # from the job's first event: a fast first page can be over before the stream opens,
+    # and a stream opened without Last-Event-ID starts from the job's state then
+    events = await follow(client, job_id, last_event_id=0)
     view = (await client.get(f"/v1/jobs/{job_id}")).json()
     return view, events
 
